@@ -1,0 +1,44 @@
+// Typed errors. Every error names what failed (the op, the shapes, the key, the file) so the
+// CLI can print it as one readable line. Library code throws; it never calls exit().
+#pragma once
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace engine {
+
+// Base of every error thrown by peft.cpp's libraries.
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class ShapeError : public Error { using Error::Error; };    // incompatible shapes
+class DTypeError : public Error { using Error::Error; };    // unsupported or mismatched dtype
+class ValueError : public Error { using Error::Error; };     // a bad argument value
+class IndexError : public Error { using Error::Error; };    // an index out of range
+class IOError : public Error { using Error::Error; };       // a file missing, unreadable, malformed
+class KeyError : public Error { using Error::Error; };      // a missing / unexpected name
+class ConfigError : public Error { using Error::Error; };   // an invalid configuration value
+class NoKernelError : public Error { using Error::Error; };  // no kernel for this op on this device
+class AutogradError : public Error { using Error::Error; };  // misuse of backward / graph
+
+// "[1,2,3]"
+std::string shape_str(const std::vector<int64_t>& shape);
+
+// Builds a message from any streamable pieces: fail<ShapeError>("[matmul] ", a, " @ ", b).
+template <typename E = Error, typename... Args>
+[[noreturn]] void fail(const Args&... args) {
+  std::ostringstream os;
+  (os << ... << args);
+  throw E(os.str());
+}
+
+// check(cond, "...") throws E with the message when cond is false.
+template <typename E = Error, typename... Args>
+inline void check(bool cond, const Args&... args) {
+  if (!cond) fail<E>(args...);
+}
+
+}  // namespace engine
