@@ -16,7 +16,7 @@ struct Device {
   static Device cpu() { return {}; }
   static Device cuda(int i = 0) { return {DeviceType::cuda, i}; }
   bool is_cpu() const { return type == DeviceType::cpu; }
-  bool operator==(const Device&) const = default;
+  bool operator==(const Device& o) const { return type == o.type && index == o.index; }
   std::string str() const;  // "cpu", "cuda:0"
 };
 

@@ -1,6 +1,7 @@
 #include "engine/ops/convert.h"
 
 #include "engine/autograd/node.h"
+#include "engine/backend/cuda/cuda_device.h"
 #include "engine/core/counters.h"
 #include "engine/ops/shape.h"
 
@@ -22,8 +23,15 @@ Tensor to_dtype(const Tensor& x, DType dtype) {
 
 Tensor to_device(const Tensor& x, Device device) {
   if (x.device() == device) return x;
-  fail<NoKernelError>("[to_device] no copy kernel from ", x.device().str(), " to ", device.str(),
-                      " (this build has no CUDA backend)");
+  Tensor src = x.contiguous();
+  Tensor out = empty(x.shape(), x.dtype(), device);
+  cuda::copy_bytes(out.raw_data(), device, src.raw_data(), src.device(), src.nbytes());
+  autograd::Recorder rec("to_device", {x});
+  if (!rec) return out;
+  Device from = x.device();
+  return rec.finish(out, [from](const Tensor& g, autograd::Node&) -> std::vector<Tensor> {
+    return {to_device(g, from)};
+  });
 }
 
 // Tensor's member shorthands for the free functions.
