@@ -7,5 +7,8 @@
 #include "engine/core/tensor.h"
 #include "engine/ops/binary.h"
 #include "engine/ops/convert.h"
+#include "engine/ops/indexing.h"
+#include "engine/ops/linalg.h"
+#include "engine/ops/reduce.h"
 #include "engine/ops/shape.h"
 #include "engine/ops/unary.h"

@@ -3,8 +3,11 @@
 #include <numeric>
 #include <optional>
 
+#include "engine/autograd/grad_mode.h"
 #include "engine/autograd/node.h"
+#include "engine/backend/cpu/reduce.h"
 #include "engine/core/strided.h"
+#include "engine/ops/convert.h"
 
 namespace engine {
 using autograd::Node;
@@ -224,24 +227,20 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
   return out;
 }
 
-// Sums g over the dims where `shape` was broadcast. Each output element accumulates its
-// inputs in a fixed order, so the result does not depend on threads.
+// Sums g over the dims where `shape` was broadcast (the leading dims, and those of size 1
+// in `shape`), on the reduction kernel: SIMD, parallel, and deterministic for any threads.
 Tensor sum_to(const Tensor& g, const Shape& shape) {
   if (g.shape() == shape) return g;
-  Tensor out = zeros(shape, g.dtype());
-  Shape out_strides = broadcast_strides(shape, out.strides(), g.shape());
-  // Serial over the reduced layout: rows of g that map to the same output never race.
-  auto plan = make_plan<2>(g.shape(), {out_strides, g.strides()});
-  dispatch(g.dtype(), "sum_to", [&]<typename T>() {
-    T* o = out.data<T>();
-    const T* x = g.data<T>();
-    auto row = [&](std::array<int64_t, 2> off, int64_t n, std::array<int64_t, 2> st) {
-      for (int64_t i = 0; i < n; ++i)
-        o[off[0] + i * st[0]] = T(float_or_same(o[off[0] + i * st[0]]) + float_or_same(x[off[1] + i * st[1]]));
-    };
-    for_each_row(plan, row, int64_t(1) << 60);  // a huge grain keeps it on one thread
-  });
-  return out;
+  check<ShapeError>(shape.size() <= g.shape().size(), "[sum_to] cannot sum ", shape_str(g.shape()),
+                    " to ", shape_str(shape));
+  const size_t lead = g.shape().size() - shape.size();
+  std::vector<bool> flags(g.shape().size());
+  for (size_t d = 0; d < flags.size(); ++d)
+    flags[d] = d < lead || (shape[d - lead] == 1 && g.shape()[d] != 1);
+  DType dt = g.dtype();
+  DType ct = dt == DType::bf16 || dt == DType::f16 ? DType::f32 : is_floating(dt) ? dt : DType::i64;
+  NoGradGuard no_grad;
+  return to_dtype(reshape(cpu::sum_dims("sum_to", to_dtype(g, ct), flags), shape), dt);
 }
 
 }  // namespace engine

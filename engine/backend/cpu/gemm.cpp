@@ -1,0 +1,138 @@
+// Batched, broadcasting GEMM over strided tensors (see gemm.h).
+#include "engine/backend/cpu/gemm.h"
+
+#include <cblas.h>
+
+#include <optional>
+#include <vector>
+
+#include <tbb/parallel_for.h>
+
+#include "engine/autograd/grad_mode.h"
+#include "engine/backend/cpu/threading.h"
+#include "engine/core/counters.h"
+#include "engine/core/strided.h"
+#include "engine/ops/shape.h"
+
+namespace engine::cpu {
+namespace {
+
+// How BLAS reads one row-major [rows, cols] matrix: as stored (trans = false, element (r, c)
+// at r·ld + c) or as the transpose of a stored matrix (element (r, c) at c·ld + r).
+struct BlasView {
+  bool trans;
+  int64_t ld;
+};
+
+// The BLAS view of a matrix with row stride rs and column stride cs, if one exists. Strides of
+// size-1 dims are meaningless, so they never disqualify a layout.
+std::optional<BlasView> blas_view(int64_t rows, int64_t cols, int64_t rs, int64_t cs) {
+  if ((cs == 1 || cols == 1) && (rows == 1 || rs >= std::max<int64_t>(1, cols)))
+    return BlasView{false, rows == 1 ? std::max<int64_t>(1, cols) : rs};
+  if ((rs == 1 || rows == 1) && (cols == 1 || cs >= std::max<int64_t>(1, rows)))
+    return BlasView{true, cols == 1 ? std::max<int64_t>(1, rows) : cs};
+  return std::nullopt;
+}
+
+std::optional<BlasView> blas_view(const Tensor& x) {
+  int64_t n = x.dim();
+  return blas_view(x.shape()[size_t(n - 2)], x.shape()[size_t(n - 1)], x.strides()[size_t(n - 2)],
+                   x.strides()[size_t(n - 1)]);
+}
+
+// x itself when BLAS can read its matrices, else a contiguous copy.
+Tensor blas_ready(const Tensor& x) {
+  if (blas_view(x)) return x;
+  NoGradGuard no_grad;
+  return x.clone();
+}
+
+template <typename T>
+void gemm(BlasView va, BlasView vb, int64_t m, int64_t n, int64_t k, const T* A, const T* B,
+          T beta, T* C) {
+  auto ta = va.trans ? CblasTrans : CblasNoTrans, tb = vb.trans ? CblasTrans : CblasNoTrans;
+  if constexpr (sizeof(T) == 4)
+    cblas_sgemm(CblasRowMajor, ta, tb, int(m), int(n), int(k), 1.0f, A, int(va.ld), B, int(vb.ld),
+                beta, C, int(n));
+  else
+    cblas_dgemm(CblasRowMajor, ta, tb, int(m), int(n), int(k), 1.0, A, int(va.ld), B, int(vb.ld),
+                beta, C, int(n));
+}
+
+// Element offsets of each batch matrix of x (batch dims broadcast to `batch`), row-major.
+std::vector<int64_t> batch_offsets(const Tensor& x, const Shape& batch) {
+  Shape xb(x.shape().begin(), x.shape().end() - 2), xs(x.strides().begin(), x.strides().end() - 2);
+  Shape st = broadcast_strides(xb, xs, batch);
+  std::vector<int64_t> offs(size_t(shape_numel(batch)), 0);
+  std::vector<int64_t> idx(batch.size(), 0);
+  for (size_t i = 0; i < offs.size(); ++i) {
+    for (size_t d = 0; d < idx.size(); ++d) offs[i] += idx[d] * st[d];
+    for (int64_t d = int64_t(idx.size()) - 1; d >= 0; --d) {  // odometer increment
+      if (++idx[size_t(d)] < batch[size_t(d)]) break;
+      idx[size_t(d)] = 0;
+    }
+  }
+  return offs;
+}
+
+// The row stride when a's batch dims fold into its rows (every batch matrix directly below
+// the previous one), so a batch against one shared b is a single [batch·M, K] GEMM.
+std::optional<int64_t> folded_row_stride(const Tensor& a, const Shape& batch, BlasView va) {
+  if (va.trans) return std::nullopt;
+  Shape shape = batch, st = broadcast_strides(Shape(a.shape().begin(), a.shape().end() - 2),
+                                              Shape(a.strides().begin(), a.strides().end() - 2), batch);
+  shape.push_back(a.size(-2));
+  st.push_back(a.shape()[size_t(a.dim() - 2)] == 1 ? va.ld : a.stride(-2));
+  auto plan = make_plan<1>(shape, {st});
+  if (plan.shape.size() != 1) return std::nullopt;
+  int64_t ld = plan.strides[0][0];
+  return ld >= std::max<int64_t>(1, a.size(-1)) ? std::optional<int64_t>(ld) : std::nullopt;
+}
+
+template <typename T>
+void run(const char* name, const Tensor& a, const Tensor& b, const Tensor& out, T beta) {
+  const int64_t m = a.size(-2), k = a.size(-1), n = b.size(-1);
+  const Shape batch(out.shape().begin(), out.shape().end() - 2);
+  const BlasView va = *blas_view(a), vb = *blas_view(b);
+  const T *pa = a.data<T>(), *pb = b.data<T>();
+  T* pc = out.data<T>();
+  std::vector<int64_t> oa = batch_offsets(a, batch), ob = batch_offsets(b, batch);
+  const int64_t nb = int64_t(oa.size()), flops = 2 * m * n * k;
+
+  bool b_shared = true;
+  for (int64_t o : ob) b_shared &= o == ob[0];
+  if (auto ld = nb > 1 && b_shared ? folded_row_stride(a, batch, va) : std::nullopt) {
+    count_kernel(name, flops * nb);
+    threaded_blas();
+    return gemm<T>({false, *ld}, vb, nb * m, n, k, pa + oa[0], pb + ob[0], beta, pc);
+  }
+  for (int64_t i = 0; i < nb; ++i) count_kernel(name, flops);
+  auto one = [&](int64_t i) { gemm<T>(va, vb, m, n, k, pa + oa[size_t(i)], pb + ob[size_t(i)], beta, pc + i * m * n); };
+  if (nb > 1 && m * n * k <= kSmallGemm) {
+    SerialBlas serial;  // each task's GEMM single-threaded: the pool is oneTBB's
+    tbb::parallel_for(int64_t{0}, nb, one);
+    return;
+  }
+  threaded_blas();
+  for (int64_t i = 0; i < nb; ++i) one(i);
+}
+
+}  // namespace
+
+void matmul_into(const char* name, const Tensor& a, const Tensor& b, const Tensor& out, bool accumulate) {
+  check<DTypeError>(a.dtype() == out.dtype() && b.dtype() == out.dtype(), "[", name,
+                    "] internal: dtypes ", dtype_name(a.dtype()), ", ", dtype_name(b.dtype()), " -> ",
+                    dtype_name(out.dtype()));
+  check<ShapeError>(out.is_contiguous() && a.dim() >= 2 && b.dim() >= 2 && a.size(-1) == b.size(-2),
+                    "[", name, "] internal: ", shape_str(a.shape()), " @ ", shape_str(b.shape()), " -> ",
+                    shape_str(out.shape()));
+  if (out.numel() == 0) return;
+  if (a.size(-1) == 0) {  // an empty sum: BLAS is not asked to handle k = 0
+    if (!accumulate) fill_(out, 0.0);
+    return;
+  }
+  Tensor x = blas_ready(a), y = blas_ready(b);
+  dispatch_compute(out.dtype(), name, [&]<typename T>() { run<T>(name, x, y, out, accumulate ? T(1) : T(0)); });
+}
+
+}  // namespace engine::cpu

@@ -1,0 +1,22 @@
+// Matrix products on OpenBLAS. matmul broadcasts batch dims and reads transposed operands
+// in place (no copy for a transposed view); linear knows both weight layouts.
+#pragma once
+#include "engine/core/tensor.h"
+
+namespace engine {
+
+// a [..., M, K] @ b [..., K, N] -> [..., M, N]; 1-d operands as in numpy/torch.
+Tensor matmul(const Tensor& a, const Tensor& b);
+
+// How a linear layer stores its weight.
+enum class WeightLayout {
+  out_in,  // [out, in] as torch.nn.Linear: y = x W^T + b
+  in_out,  // [in, out] as GPT-2's Conv1D:   y = x W + b
+};
+
+// y = x·W(^T) + bias over x [..., in]. With a frozen weight the backward runs one GEMM (dX)
+// and saves no activation; with a frozen input it runs only dW (and db).
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {},
+              WeightLayout layout = WeightLayout::out_in);
+
+}  // namespace engine
