@@ -1,0 +1,55 @@
+// AdamW's update, written as torch 1.13's _single_tensor_adamw does it (same operation order,
+// so float trajectories agree with torch to rounding).
+#include "engine/optim/adamw.h"
+
+#include <cmath>
+
+#include "engine/optim/for_each_run.h"
+
+namespace engine::optim {
+
+AdamW::AdamW(const NamedTensors& params, const AdamWOptions& options, const DecayFilter& decay)
+    : Optimizer(params, options.lr, decay), opt_(options) {
+  check<ValueError>(options.lr >= 0 && options.eps >= 0 && options.weight_decay >= 0,
+                    "[AdamW] lr, eps and weight_decay must be >= 0");
+  check<ValueError>(options.beta1 >= 0 && options.beta1 < 1 && options.beta2 >= 0 && options.beta2 < 1,
+                    "[AdamW] betas must lie in [0, 1), got (", options.beta1, ", ", options.beta2, ")");
+  init_state(slot_names().size());
+}
+
+std::vector<std::string> AdamW::slot_names() const {
+  if (opt_.amsgrad) return {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
+  return {"exp_avg", "exp_avg_sq"};
+}
+
+std::map<std::string, double> AdamW::hyperparameters() const {
+  return {{"beta1", opt_.beta1}, {"beta2", opt_.beta2}, {"eps", opt_.eps},
+          {"weight_decay", opt_.weight_decay}, {"amsgrad", opt_.amsgrad ? 1.0 : 0.0}};
+}
+
+void AdamW::update(ParamSlot& p, const Tensor& g) {
+  // Per-step scalars in double, as torch computes them in Python.
+  const double lr = this->lr(), wd = p.decay ? opt_.weight_decay : 0.0;
+  const double bc1 = 1 - std::pow(opt_.beta1, double(p.step));
+  const double bc2_sqrt = std::sqrt(1 - std::pow(opt_.beta2, double(p.step)));
+  const bool amsgrad = opt_.amsgrad;
+  for_each_run(p, g, [&]<typename T, typename S>(T* param, const S* grad, std::array<S*, 3> st, int64_t n) {
+    S* m = st[0];
+    S* v = st[1];
+    S* vmax = st[2];
+    const S decay = S(1 - lr * wd), beta1 = S(opt_.beta1), beta2 = S(opt_.beta2);
+    const S one_minus_beta1 = S(1 - opt_.beta1), one_minus_beta2 = S(1 - opt_.beta2);
+    const S step_size = S(-(lr / bc1)), bc2 = S(bc2_sqrt), eps = S(opt_.eps);
+    for (int64_t i = 0; i < n; ++i) {
+      S w = S(float_or_same(param[i])) * decay;              // param.mul_(1 - lr*wd)
+      m[i] = m[i] * beta1 + one_minus_beta1 * grad[i];       // exp_avg.mul_(b1).add_(g, 1-b1)
+      v[i] = v[i] * beta2 + one_minus_beta2 * grad[i] * grad[i];  // .mul_(b2).addcmul_(g, g, 1-b2)
+      S second = v[i];
+      if (amsgrad) second = vmax[i] = std::max(vmax[i], v[i]);
+      S denom = std::sqrt(second) / bc2 + eps;
+      param[i] = T(w + step_size * (m[i] / denom));          // addcdiv_(m, denom, -lr/bc1)
+    }
+  });
+}
+
+}  // namespace engine::optim
