@@ -35,7 +35,15 @@ template <typename E = Error, typename... Args>
   throw E(os.str());
 }
 
-// check(cond, "...") throws E with the message when cond is false.
+// ENGINE_CHECK(E, cond, pieces...) throws E built from the pieces when cond is false; the
+// pieces (shape strings, virtual calls) are evaluated only on failure, so it is the form to use
+// on hot paths and in constructors.
+#define ENGINE_CHECK(E, cond, ...)                   \
+  do {                                               \
+    if (!(cond)) ::engine::fail<E>(__VA_ARGS__);     \
+  } while (0)
+
+// check<E>(cond, pieces...): the function form, for pieces that are cheap to pass.
 template <typename E = Error, typename... Args>
 inline void check(bool cond, const Args&... args) {
   if (!cond) fail<E>(args...);

@@ -14,7 +14,7 @@ namespace {
 
 // torch forbids '.' in a direct name (it would be ambiguous in dotted paths) and empty names.
 void check_name(const std::string& name, const char* what) {
-  check<ValueError>(!name.empty() && name.find('.') == std::string::npos, "[Module] invalid ", what,
+  ENGINE_CHECK(ValueError, !name.empty() && name.find('.') == std::string::npos, "[Module] invalid ", what,
                     " name '", name, "' (must be non-empty and contain no '.')");
 }
 
@@ -49,10 +49,10 @@ std::pair<std::string, std::string> split_last(const std::string& dotted) {
 
 Tensor& Module::register_parameter(const std::string& name, Tensor value, bool trainable) {
   check_name(name, "parameter");
-  check<KeyError>(!contains_name(params_, name) && !contains_name(buffers_, name) &&
+  ENGINE_CHECK(KeyError, !contains_name(params_, name) && !contains_name(buffers_, name) &&
                       !contains_name(children_, name),
                   "[Module] ", type_name(), " already has a member named '", name, "'");
-  check<ValueError>(value.defined(), "[Module] parameter '", name, "' is undefined");
+  ENGINE_CHECK(ValueError, value.defined(), "[Module] parameter '", name, "' is undefined");
   if (!value.is_leaf()) value = value.detach();  // a parameter is always a leaf
   value.requires_grad_(trainable && is_floating(value.dtype()));
   params_.emplace_back(name, std::move(value));
@@ -61,7 +61,7 @@ Tensor& Module::register_parameter(const std::string& name, Tensor value, bool t
 
 Tensor& Module::register_buffer(const std::string& name, Tensor value, bool persistent) {
   check_name(name, "buffer");
-  check<KeyError>(!contains_name(params_, name) && !contains_name(buffers_, name) &&
+  ENGINE_CHECK(KeyError, !contains_name(params_, name) && !contains_name(buffers_, name) &&
                       !contains_name(children_, name),
                   "[Module] ", type_name(), " already has a member named '", name, "'");
   buffers_.emplace_back(name, value.defined() ? value.detach() : value);
@@ -71,8 +71,8 @@ Tensor& Module::register_buffer(const std::string& name, Tensor value, bool pers
 
 void Module::add_child(const std::string& name, ModulePtr child) {
   check_name(name, "module");
-  check<ValueError>(child != nullptr, "[Module] child '", name, "' is null");
-  check<KeyError>(!contains_name(params_, name) && !contains_name(buffers_, name) &&
+  ENGINE_CHECK(ValueError, child != nullptr, "[Module] child '", name, "' is null");
+  ENGINE_CHECK(KeyError, !contains_name(params_, name) && !contains_name(buffers_, name) &&
                       !contains_name(children_, name),
                   "[Module] ", type_name(), " already has a member named '", name, "'");
   children_.emplace_back(name, std::move(child));
@@ -132,7 +132,7 @@ ModulePtr Module::get(const std::string& dotted) const {
 }
 
 ModulePtr Module::replace_module(const std::string& dotted, ModulePtr replacement) {
-  check<ValueError>(replacement != nullptr, "[replace_module] replacement for '", dotted, "' is null");
+  ENGINE_CHECK(ValueError, replacement != nullptr, "[replace_module] replacement for '", dotted, "' is null");
   auto [parent_path, name] = split_last(dotted);
   Module* parent = parent_path.empty() ? this : get(parent_path).get();
   for (auto& [n, m] : parent->children_) {
@@ -148,7 +148,7 @@ ModulePtr Module::replace_module(const std::string& dotted, ModulePtr replacemen
 Tensor Module::call(const std::string& child_name, const Tensor& x) const {
   ModulePtr m = child(child_name);
   auto* unary = dynamic_cast<UnaryModule*>(m.get());
-  check<ValueError>(unary != nullptr, "[Module] child '", child_name, "' (", m->type_name(),
+  ENGINE_CHECK(ValueError, unary != nullptr, "[Module] child '", child_name, "' (", m->type_name(),
                     ") of ", type_name(), " is not a one-input module");
   return unary->forward(x);
 }
@@ -253,7 +253,7 @@ int64_t Module::num_parameters(bool trainable_only) const {
 // ---- hook sites
 
 void Module::add_hook(const std::string& site, SiteHook hook) {
-  check<ValueError>(bool(hook), "[Module] empty hook for site '", site, "'");
+  ENGINE_CHECK(ValueError, bool(hook), "[Module] empty hook for site '", site, "'");
   hooks_[site].push_back(std::move(hook));
 }
 
