@@ -14,6 +14,8 @@ const std::vector<ArchitectureEntry>& architecture_table() {
       {"RobertaForSequenceClassification", "roberta", make_bert},
       {"RobertaForTokenClassification", "roberta", make_bert},
       {"RobertaForMaskedLM", "roberta", make_bert},
+      {"T5ForConditionalGeneration", "t5", make_t5},
+      {"T5EncoderModel", "t5", make_t5},
   };
   return table;
 }
