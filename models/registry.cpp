@@ -14,6 +14,9 @@ const std::vector<ArchitectureEntry>& architecture_table() {
       {"RobertaForSequenceClassification", "roberta", make_bert},
       {"RobertaForTokenClassification", "roberta", make_bert},
       {"RobertaForMaskedLM", "roberta", make_bert},
+      {"GPT2Model", "gpt2", make_gpt2},
+      {"GPT2LMHeadModel", "gpt2", make_gpt2},
+      {"GPT2ForSequenceClassification", "gpt2", make_gpt2},
       {"T5ForConditionalGeneration", "t5", make_t5},
       {"T5EncoderModel", "t5", make_t5},
   };

@@ -55,19 +55,20 @@ void load_weights(PretrainedModel& model, const TensorMap& checkpoint, bool stri
   for (const auto& [alias, src] : model.tied_weights()) aliases.insert(alias);
 
   std::set<std::string> loaded;
-  std::vector<std::string> errors, warnings;
+  std::vector<std::string> errors, ignored, fresh;
   engine::NoGradGuard no_grad;
   for (const auto& [key, value] : checkpoint) {
     std::string target = match_key(key, model.base_prefix(), expected);
     if (target.empty()) {
-      (model.may_be_unexpected(key) ? warnings : errors).push_back("unexpected key " + key + " " +
-                                                                   engine::shape_str(value.shape()));
+      if (model.may_be_unexpected(key)) ignored.push_back(key);
+      else errors.push_back("unexpected key " + key + " " + engine::shape_str(value.shape()));
       continue;
     }
     Tensor& dst = expected[target];
     if (dst.shape() != value.shape()) {
       errors.push_back("shape mismatch for " + target + ": checkpoint " + engine::shape_str(value.shape()) +
                        ", model " + engine::shape_str(dst.shape()));
+      loaded.insert(target);  // reported once, as a mismatch, not again as missing
       continue;
     }
     engine::copy_(dst, value);
@@ -75,10 +76,18 @@ void load_weights(PretrainedModel& model, const TensorMap& checkpoint, bool stri
   }
   for (const auto& [key, t] : expected) {
     if (loaded.count(key) || aliases.count(key)) continue;
-    std::string line = "missing key " + key + " " + engine::shape_str(t.shape());
-    (model.may_be_missing(key) ? warnings : errors).push_back(line + (model.may_be_missing(key) ? " (newly initialised)" : ""));
+    if (model.may_be_missing(key)) fresh.push_back(key);
+    else errors.push_back("missing key " + key + " " + engine::shape_str(t.shape()));
   }
-  for (const auto& w : warnings) std::cerr << "[load] " << source << ": " << w << "\n";
+  // One line each, as transformers' warnings: other heads' weights, freshly initialised heads.
+  auto summary = [&](const std::vector<std::string>& keys, const char* what) {
+    if (keys.empty()) return;
+    std::cerr << "[load] " << source << ": " << what << " " << keys.size() << " key(s):";
+    for (size_t i = 0; i < keys.size() && i < 4; ++i) std::cerr << " " << keys[i];
+    std::cerr << (keys.size() > 4 ? " ..." : "") << "\n";
+  };
+  summary(ignored, "ignored checkpoint");
+  summary(fresh, "newly initialised");
   if (strict && !errors.empty()) {
     std::string msg = source + ": checkpoint does not match " + model.architecture() + ":";
     for (const auto& e : errors) msg += "\n  " + e;

@@ -1,0 +1,106 @@
+// `peft generate`: continues prompts with a causal LM (GPT-2) or a seq2seq model (T5) from an
+// HF checkpoint folder, by greedy search (default), sampling or beam search, and prints one
+// continuation per prompt (its tokenizer's decode with special tokens skipped).
+//   peft generate --model DIR (--prompt TEXT | --file prompts.txt) [--max-new-tokens N]
+//                 [--greedy | --sample [--temperature T] [--top-k K] [--top-p P] [--seed S] | --beams N
+//                 [--length-penalty L] [--early-stopping true|false|never]] [--json]
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include <nlohmann/json.hpp>
+
+#include "app/command.h"
+#include "engine/core/error.h"
+#include "models/generation/generate.h"
+#include "models/model.h"
+#include "models/tokenizers/tokenizer.h"
+
+namespace app {
+namespace {
+
+struct GenerateArgs {
+  std::string model, prompt, file, early_stopping;
+  int64_t max_new_tokens = 20, top_k = 50, beams = 1;
+  double temperature = 1.0, top_p = 1.0, length_penalty = 1.0;
+  uint64_t seed = 0;
+  bool greedy = false, sample = false, json = false;
+};
+
+// One prompt per non-empty line.
+std::vector<std::string> read_prompts(const std::string& file) {
+  std::ifstream in(file);
+  engine::check<engine::IOError>(in.good(), "[generate] cannot open ", file);
+  std::vector<std::string> prompts;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!line.empty()) prompts.push_back(line);
+  }
+  engine::check<engine::ValueError>(!prompts.empty(), "[generate] ", file, " holds no prompt");
+  return prompts;
+}
+
+// The folder's defaults (generation_config.json / config.json) overridden by the flags.
+models::generation::GenerationConfig settings(const GenerateArgs& a, const models::PretrainedModel& model) {
+  using models::generation::EarlyStopping;
+  auto g = models::generation::default_generation_config(model.config(), a.model);
+  g.max_new_tokens = a.max_new_tokens;
+  g.do_sample = a.sample;
+  g.num_beams = a.sample || a.greedy ? 1 : a.beams;
+  g.temperature = a.temperature, g.top_k = a.top_k, g.top_p = a.top_p, g.seed = a.seed;
+  g.length_penalty = a.length_penalty;
+  if (a.early_stopping == "true") g.early_stopping = EarlyStopping::kTrue;
+  else if (a.early_stopping == "false") g.early_stopping = EarlyStopping::kFalse;
+  else if (a.early_stopping == "never") g.early_stopping = EarlyStopping::kNever;
+  return g;
+}
+
+void run(const GenerateArgs& args) {
+  engine::check<engine::ValueError>(args.prompt.empty() != args.file.empty(),
+                                    "[generate] give exactly one of --prompt and --file");
+  models::ModelPtr model = models::load_pretrained(args.model);
+  model->eval();
+  const auto tokenizer = models::load_tokenizer(args.model);
+  const std::vector<std::string> texts = args.file.empty() ? std::vector{args.prompt} : read_prompts(args.file);
+  std::vector<std::vector<int64_t>> prompts;
+  for (const auto& text : texts) prompts.push_back(tokenizer->encode(text).ids);
+  const auto result = models::generation::generate(*model, prompts, settings(args, *model));
+  nlohmann::json report = nlohmann::json::array();
+  for (size_t i = 0; i < texts.size(); ++i) {
+    const std::string continuation = tokenizer->decode(result.tokens[i], /*skip_special_tokens=*/true);
+    if (!args.json) {
+      std::cout << continuation << "\n";
+      continue;
+    }
+    nlohmann::json entry = {{"prompt", texts[i]}, {"continuation", continuation}, {"tokens", result.tokens[i]}};
+    if (!result.scores.empty()) entry["score"] = result.scores[i];
+    report.push_back(entry);
+  }
+  if (args.json) std::cout << report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+}
+
+const Command kGenerate("generate", "Continue prompts with a GPT-2 or T5 checkpoint", [](CLI::App& sub) {
+  auto args = std::make_shared<GenerateArgs>();
+  sub.add_option("--model", args->model, "HF checkpoint folder (model + tokenizer)")->required();
+  sub.add_option("--prompt", args->prompt, "the prompt text");
+  sub.add_option("--file", args->file, "a text file with one prompt per line");
+  sub.add_option("--max-new-tokens", args->max_new_tokens, "tokens to generate at most (default 20)");
+  auto* greedy = sub.add_flag("--greedy", args->greedy, "greedy search (the default)");
+  auto* sample = sub.add_flag("--sample", args->sample, "sample from the (warped) distribution");
+  auto* beams = sub.add_option("--beams", args->beams, "beam search with N beams");
+  greedy->excludes(sample)->excludes(beams);
+  sample->excludes(beams);
+  sub.add_option("--temperature", args->temperature, "sampling temperature (default 1)")->needs(sample);
+  sub.add_option("--top-k", args->top_k, "keep the k most likely tokens, 0 = all (default 50)")->needs(sample);
+  sub.add_option("--top-p", args->top_p, "nucleus sampling mass (default 1 = off)")->needs(sample);
+  sub.add_option("--seed", args->seed, "sampling seed (default 0)")->needs(sample);
+  sub.add_option("--length-penalty", args->length_penalty, "beam score exponent (default 1)")->needs(beams);
+  sub.add_option("--early-stopping", args->early_stopping, "beam search stop rule")
+      ->check(CLI::IsMember({"true", "false", "never"}))
+      ->needs(beams);
+  sub.add_flag("--json", args->json, "print prompts, continuations, token ids (and beam scores) as JSON");
+  sub.callback([args] { run(*args); });
+});
+
+}  // namespace
+}  // namespace app

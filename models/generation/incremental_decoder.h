@@ -1,0 +1,46 @@
+// Runs a PretrainedModel one token at a time with a KV cache, for decoder-only models
+// (GPT-2: left-padded prompts, positions counted over real tokens) and encoder-decoder
+// models (T5: the encoder runs once, the decoder starts from decoder_start_token_id).
+// Generation strategies (greedy, sampling, beam search) only see next-token logits.
+#pragma once
+#include <vector>
+
+#include "models/model.h"
+
+namespace models::generation {
+
+class IncrementalDecoder {
+ public:
+  // prompts: token ids per row (no padding). pad_id fills the left padding of decoder-only
+  // batches; start_id is the decoder's first token (encoder-decoder only).
+  IncrementalDecoder(PretrainedModel& model, const std::vector<std::vector<int64_t>>& prompts, int64_t pad_id,
+                     int64_t start_id);
+
+  // Next-token logits [rows, V] (f32, row-major): the first call runs the prompts, each later
+  // call feeds `tokens` (one per row, the previous choice) through the cache.
+  std::vector<float> next_logits(const std::vector<int64_t>& tokens = {});
+  // Beam search: row r of the state becomes old row rows[r] (cache, masks, encoder output).
+  void reorder(const std::vector<int64_t>& rows);
+
+  int64_t rows() const { return rows_; }
+  int64_t vocab_size() const { return vocab_; }
+  // Tokens HF counts as the current length: padded prompt + generated (decoder-only) or
+  // start token + generated (encoder-decoder).
+  int64_t current_length() const { return length_; }
+
+ private:
+  std::vector<float> first_step();
+  std::vector<float> last_position_logits(const ModelOutput& out);
+
+  PretrainedModel& model_;
+  bool encoder_decoder_;
+  int64_t rows_, vocab_, length_ = 0;
+  std::vector<std::vector<int64_t>> prompts_;
+  int64_t pad_id_, start_id_;
+  KVCache cache_;
+  Tensor attention_mask_;  // decoder-only: [N, prompt + generated]; encoder-decoder: encoder mask [N,S]
+  std::vector<int64_t> last_position_;  // decoder-only: each row's last position id
+  Tensor encoder_output_;  // encoder-decoder: [N,S,D]
+};
+
+}  // namespace models::generation
