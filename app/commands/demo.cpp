@@ -19,7 +19,7 @@ using demo::TinyTransformer;
 using engine::Tensor;
 
 struct DemoOptions {
-  int64_t pretrain_steps = 300, steps = 150, batch = 32;
+  int64_t pretrain_steps = 600, steps = 300, batch = 32;
   uint64_t seed = 0;
 };
 
