@@ -90,6 +90,11 @@ decltype(auto) dispatch_compute(DType dt, const char* op, Fn&& fn) {
   fail<DTypeError>("[", op, "] expects a floating dtype (f32/f64), got ", dtype_name(dt));
 }
 
+// The type elementwise kernels compute in: half types upcast to f32, others unchanged.
+inline DType compute_dtype(DType d) { return d == DType::bf16 || d == DType::f16 ? DType::f32 : d; }
+// The type floating kernels (activations, norms) compute in: f64 stays, all else is f32.
+inline DType float_compute_dtype(DType d) { return d == DType::f64 ? DType::f64 : DType::f32; }
+
 // Result type of a binary op between two dtypes (like torch: float wins, wider wins).
 DType promote(DType a, DType b);
 

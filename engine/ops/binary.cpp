@@ -19,8 +19,6 @@ using Grads = std::vector<Tensor>;
 
 namespace {
 
-DType compute_dtype(DType d) { return d == DType::bf16 || d == DType::f16 ? DType::f32 : d; }
-
 // out = f(a, b) over the broadcast shape, computed in the promoted type (or bool output).
 template <typename F>
 Tensor map2(const char* op, const Tensor& a, const Tensor& b, F f, bool bool_out = false) {

@@ -21,8 +21,6 @@ using Grads = std::vector<Tensor>;
 
 namespace {
 
-DType compute_dtype(DType d) { return d == DType::bf16 || d == DType::f16 ? DType::f32 : d; }
-
 void check_cpu(const Tensor& t, const char* op) {
   check<NoKernelError>(t.device().is_cpu(), "no ", t.device().str(), " kernel for ", op);
 }

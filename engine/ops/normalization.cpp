@@ -12,8 +12,6 @@
 namespace engine {
 namespace {
 
-DType compute_dtype(DType dt) { return dt == DType::f64 ? DType::f64 : DType::f32; }
-
 // t as contiguous rows in dtype ct (undefined stays undefined); optionally with `dim` moved
 // last first.
 Tensor rows_of(const Tensor& t, DType ct, int64_t dim = -1) {
@@ -42,7 +40,7 @@ Tensor softmax_impl(const Tensor& x_in, int64_t dim_in, bool log) {
   check_cpu(x_in, op);
   check<ShapeError>(x_in.dim() >= 1, "[", op, "] expects at least 1 dim, got a scalar");
   const int64_t dim = wrap_dim(dim_in, x_in.dim(), op);
-  const DType ct = compute_dtype(x_in.dtype());
+  const DType ct = float_compute_dtype(x_in.dtype());
   Tensor x = rows_of(x_in, ct, dim);  // (..., C) with `dim` last
   const int64_t C = x.size(-1), R = C ? x.numel() / C : 0;
   Tensor y = empty(x.shape(), ct);
@@ -79,7 +77,7 @@ Tensor norm_impl(const char* op, const Tensor& x_in, const Tensor& w_in, const T
     if (p->defined() && p->shape() != Shape{C})
       fail<ShapeError>("[", op, "] weight/bias must be [", C, "] for input ",
                        shape_str(x_in.shape()), ", got ", shape_str(p->shape()));
-  const DType ct = compute_dtype(x_in.dtype());
+  const DType ct = float_compute_dtype(x_in.dtype());
   Tensor x = rows_of(x_in, ct), w = rows_of(w_in, ct), b = rows_of(b_in, ct);
   const int64_t R = C ? x.numel() / C : 0;
   autograd::Recorder rec(op, {x_in, w_in, b_in});
@@ -103,7 +101,7 @@ Tensor norm_impl(const char* op, const Tensor& x_in, const Tensor& w_in, const T
   const DType wdt = w_in.defined() ? w_in.dtype() : ct, bdt = b_in.defined() ? b_in.dtype() : ct;
   return rec.finish(out, [op, center, wdt, bdt](const Tensor& g_in, autograd::Node& n) -> std::vector<Tensor> {
     const Tensor &x = n.saved[0], &w = n.saved[1], &mean = n.saved[2], &rstd = n.saved[3];
-    const DType ct = compute_dtype(n.out_dtype);
+    const DType ct = float_compute_dtype(n.out_dtype);
     Tensor g = rows_of(g_in, ct);
     const int64_t C = g.size(-1), R = C ? g.numel() / C : 0;
     Tensor gx = n.needs(0) ? empty(g.shape(), ct) : Tensor{};

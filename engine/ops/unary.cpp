@@ -14,12 +14,10 @@ namespace {
 
 using cpu::Unary;
 
-DType compute_dtype(DType dt) { return dt == DType::f64 ? DType::f64 : DType::f32; }
-
 // x as a contiguous tensor of its compute dtype (a no-op for contiguous f32/f64).
 Tensor compute_view(const Tensor& x) {
   NoGradGuard no_grad;
-  return to_dtype(x, compute_dtype(x.dtype())).contiguous();
+  return to_dtype(x, float_compute_dtype(x.dtype())).contiguous();
 }
 
 Tensor forward(Unary op, const Tensor& x_in) {
@@ -44,7 +42,7 @@ Tensor apply(Unary op, const Tensor& x_in) {
             cpu::unary_grad_needs_output(op) ? y : Tensor{}});
   return rec.finish(y, [op](const Tensor& g_in, autograd::Node& n) -> std::vector<Tensor> {
     const char* name = cpu::unary_name(op);
-    const DType ct = compute_dtype(n.out_dtype);  // x and y share the output's dtype
+    const DType ct = float_compute_dtype(n.out_dtype);  // x and y share the output's dtype
     Tensor x = n.saved[0].defined() ? compute_view(n.saved[0]) : Tensor{};
     Tensor y = n.saved[1].defined() ? compute_view(n.saved[1]) : Tensor{};
     Tensor g;

@@ -7,19 +7,6 @@
 
 namespace models::bert {
 
-namespace {
-
-// An activation HF knows by name; probed once through the engine so typos fail at load time.
-void check_activation(const ConfigReader& r, const std::string& name) {
-  try {
-    engine::nn::activation(name, engine::zeros({1}));
-  } catch (const engine::Error&) {
-    r.fail("hidden_act", "names an unknown activation \"" + name + "\"");
-  }
-}
-
-}  // namespace
-
 BertConfig read_bert_config(const nlohmann::json& json) {
   ConfigReader r(json);
   BertConfig c;
@@ -36,7 +23,7 @@ BertConfig read_bert_config(const nlohmann::json& json) {
                                       std::to_string(c.num_attention_heads));
   c.intermediate_size = r.positive_int("intermediate_size", c.intermediate_size);
   c.hidden_act = r.get_string("hidden_act", c.hidden_act);
-  check_activation(r, c.hidden_act);
+  r.check_activation("hidden_act", c.hidden_act);
   c.hidden_dropout_prob = r.probability("hidden_dropout_prob", c.hidden_dropout_prob);
   c.attention_probs_dropout_prob = r.probability("attention_probs_dropout_prob", c.attention_probs_dropout_prob);
   c.max_position_embeddings = r.positive_int("max_position_embeddings", c.max_position_embeddings);

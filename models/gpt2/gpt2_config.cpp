@@ -9,15 +9,6 @@ namespace models::gpt2 {
 
 namespace {
 
-// An activation HF knows by name; probed once through the engine so typos fail at load time.
-void check_activation(const ConfigReader& r, const std::string& name) {
-  try {
-    engine::nn::activation(name, engine::zeros({1}));
-  } catch (const engine::Error&) {
-    r.fail("activation_function", "names an unknown activation \"" + name + "\"");
-  }
-}
-
 // A token id field (null or absent -> none) that must lie inside the vocabulary.
 std::optional<int64_t> token_id(const ConfigReader& r, const char* key, int64_t vocab) {
   if (!r.has(key)) return std::nullopt;
@@ -55,7 +46,7 @@ GPT2Config read_gpt2_config(const nlohmann::json& json) {
     r.fail("n_head", "must divide n_embd " + std::to_string(c.n_embd) + ", got " + std::to_string(c.n_head));
   c.n_inner = r.positive_int("n_inner", 4 * c.n_embd);  // GPT2MLP: n_inner if not None else 4 * n_embd
   c.activation_function = r.get_string("activation_function", c.activation_function);
-  check_activation(r, c.activation_function);
+  r.check_activation("activation_function", c.activation_function);
   c.resid_pdrop = r.probability("resid_pdrop", c.resid_pdrop);
   c.embd_pdrop = r.probability("embd_pdrop", c.embd_pdrop);
   c.attn_pdrop = r.probability("attn_pdrop", c.attn_pdrop);

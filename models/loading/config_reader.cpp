@@ -1,6 +1,7 @@
 #include "models/loading/config_reader.h"
 
 #include "engine/core/error.h"
+#include "engine/nn/layers.h"
 
 namespace models {
 
@@ -50,6 +51,14 @@ std::string ConfigReader::get_string(const std::string& key, const std::string& 
   if (!has(key)) return fallback;
   if (!json_[key].is_string()) fail(key, "must be a string, got " + json_[key].dump());
   return json_[key].get<std::string>();
+}
+
+void ConfigReader::check_activation(const std::string& key, const std::string& name) const {
+  try {  // probed once through the engine, so a typo fails at load time, not mid-forward
+    engine::nn::activation(name, engine::zeros({1}));
+  } catch (const engine::Error&) {
+    fail(key, "names an unknown activation \"" + name + "\"");
+  }
 }
 
 int64_t ConfigReader::first_int(std::initializer_list<const char*> keys) const {

@@ -21,6 +21,8 @@ class ConfigReader {
   double probability(const std::string& key, double fallback) const;    // in [0, 1)
   bool get_bool(const std::string& key, bool fallback) const;
   std::string get_string(const std::string& key, const std::string& fallback) const;
+  // Fails naming `key` unless `name` is an activation HF (and the engine) knows.
+  void check_activation(const std::string& key, const std::string& name) const;
   // The first of several alternative names that is present (n_embd / hidden_size / d_model).
   int64_t first_int(std::initializer_list<const char*> keys) const;
   const nlohmann::json& json() const { return json_; }

@@ -9,15 +9,6 @@ namespace models::t5 {
 
 namespace {
 
-// An activation HF knows by name; probed once through the engine so typos fail at load time.
-void check_activation(const ConfigReader& r, const std::string& key, const std::string& name) {
-  try {
-    engine::nn::activation(name, engine::zeros({1}));
-  } catch (const engine::Error&) {
-    r.fail(key, "names an unknown activation \"" + name + "\"");
-  }
-}
-
 // T5Config.__init__: "gated-<act>" or "<act>"; "gated-gelu" means gelu_new for backwards
 // compatibility with the original v1.1 checkpoints.
 void read_feed_forward(const ConfigReader& r, T5Config& c) {
@@ -34,7 +25,7 @@ void read_feed_forward(const ConfigReader& r, T5Config& c) {
   // two, so explicit values in the file win (transformers writes both since 4.23).
   c.dense_act_fn = r.get_string("dense_act_fn", c.dense_act_fn);
   c.is_gated_act = r.get_bool("is_gated_act", c.is_gated_act);
-  check_activation(r, r.has("dense_act_fn") ? "dense_act_fn" : "feed_forward_proj", c.dense_act_fn);
+  r.check_activation(r.has("dense_act_fn") ? "dense_act_fn" : "feed_forward_proj", c.dense_act_fn);
 }
 
 void read_token_ids(const ConfigReader& r, T5Config& c) {
