@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Model training-step benchmark, ours vs PyTorch, side by side in one run (see
-# bench/README.models.md): builds bench_models (Release), then for every (model, mode) row
+# bench/README.md, "Models")): builds bench_models (Release), then for every (model, mode) row
 # runs our row and the PyTorch row back to back, each in a fresh process (peak memory is the
 # process's VmHWM), and prints one aligned table.
 #
@@ -41,5 +41,5 @@ for model in ${models//,/ }; do
       echo "$model $mode: PyTorch row failed" >&2
   done
 done
-echo "steps per row: 1 warm-up + $steps timed (median); raw results: $out"
+echo "steps per row: 1 warm-up + $steps timed (best step; phases are medians); raw results: $out"
 "$python" bench/pytorch/table.py "$out"
