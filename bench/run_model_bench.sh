@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Model training-step benchmark, ours vs PyTorch, side by side in one run (see
-# bench/README.md, "Models")): builds bench_models (Release), then for every (model, mode) row
+# bench/README.md, "Models"): builds bench_models (Release), then for every (model, mode) row
 # runs our row and the PyTorch row back to back, each in a fresh process (peak memory is the
 # process's VmHWM), and prints one aligned table.
 #
