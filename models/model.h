@@ -34,6 +34,7 @@ struct Batch {
 
 struct ModelOutput {
   Tensor logits, loss;
+  Tensor task_loss;          // loss before PEFT regularisers (AdaLoRA); set by peft::PeftModel
   Tensor last_hidden_state;  // decoder's for T5
   Tensor pooler_output;      // BERT with pooler
   std::vector<Tensor> hidden_states;  // embeddings output, then each layer (GPT-2: last after ln_f)

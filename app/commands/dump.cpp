@@ -3,6 +3,10 @@
 // gradient of the loss for every parameter, as safetensors named like the reference fixtures
 // (check them with ../shared/fixtures/check_case.py).
 //   peft dump --model DIR --inputs inputs.json --out out.safetensors [--grads] [--architecture NAME]
+//             [--adapter DIR [--merged]]
+// With --adapter the outputs are the adapted model's and --grads writes `grad.<adapter file key>`
+// for every trainable adapter tensor (the fixtures' names); --merged adds `merged.logits` /
+// `merged.loss` after merge_and_unload.
 #include <iostream>
 #include <map>
 #include <memory>
@@ -13,13 +17,14 @@
 #include "engine/engine.h"
 #include "models/loading/checkpoint.h"
 #include "models/model.h"
+#include "peft/core/peft_model.h"
 
 namespace app {
 namespace {
 
 struct DumpArgs {
-  std::string model, inputs, out, architecture;
-  bool grads = false;
+  std::string model, inputs, out, architecture, adapter;
+  bool grads = false, merged = false;
 };
 
 // Every defined output under the fixtures' names.
@@ -43,32 +48,56 @@ std::map<std::string, engine::Tensor> named_outputs(const models::ModelOutput& o
   return out;
 }
 
+using Tensors = std::vector<std::pair<std::string, engine::Tensor>>;
+
+// Runs the model (plain or adapted) on the batch; returns its outputs under the fixtures' names.
+std::map<std::string, engine::Tensor> run_outputs(models::PretrainedModel& model, peft::PeftModel* adapted,
+                                                  const nlohmann::json& inputs, bool grads) {
+  models::ForwardOptions options;
+  options.output_hidden_states = true;
+  std::optional<engine::NoGradGuard> no_grad;
+  if (!grads) no_grad.emplace();
+  const models::Batch batch = dump::batch_from_json(inputs);
+  models::ModelOutput result = adapted ? adapted->forward(batch, options) : model.forward(batch, options);
+  std::map<std::string, engine::Tensor> outputs = named_outputs(result);
+  if (result.task_loss.defined() && !result.task_loss.is_same(result.loss)) outputs["task_loss"] = result.task_loss;
+  if (engine::Tensor synthetic = dump::synthetic_loss(inputs, outputs); synthetic.defined())
+    outputs["loss"] = synthetic;  // the fixture's loss replaces the head's own
+  return outputs;
+}
+
 void run(const DumpArgs& args) {
+  engine::check<engine::ValueError>(!args.merged || !args.adapter.empty(), "[dump] --merged needs --adapter");
   models::LoadOptions load;
   load.architecture = args.architecture;
   models::ModelPtr model = models::load_pretrained(args.model, load);
   model->eval();  // the fixtures are computed with dropout off
   model->requires_grad_(args.grads);
+  std::unique_ptr<peft::PeftModel> adapted;
+  if (!args.adapter.empty()) {
+    adapted = std::make_unique<peft::PeftModel>(model);  // freezes the base
+    adapted->load_adapter(args.adapter, "default", /*trainable=*/args.grads);
+    std::cout << adapted->trainable_parameters_report() << "\n";
+  }
   const nlohmann::json inputs = dump::read_json(args.inputs);
-  models::ForwardOptions options;
-  options.output_hidden_states = true;
+  std::map<std::string, engine::Tensor> outputs = run_outputs(*model, adapted.get(), inputs, args.grads);
 
-  std::optional<engine::NoGradGuard> no_grad;
-  if (!args.grads) no_grad.emplace();
-  models::ModelOutput result = model->forward(dump::batch_from_json(inputs), options);
-  std::map<std::string, engine::Tensor> outputs = named_outputs(result);
-  if (engine::Tensor synthetic = dump::synthetic_loss(inputs, outputs); synthetic.defined())
-    outputs["loss"] = synthetic;  // the fixture's loss replaces the head's own
-
-  std::vector<std::pair<std::string, engine::Tensor>> tensors;
+  Tensors tensors;
   for (const auto& [name, t] : outputs) tensors.emplace_back(name, t.detach());
   if (args.grads) {
     engine::check<engine::ValueError>(outputs.count("loss") > 0, "[dump] --grads needs a loss: give labels or a "
                                                                  "synthetic_loss in ", args.inputs);
     outputs["loss"].backward();
     // One gradient per tensor under its first (checkpoint) name: tied uses are summed.
-    for (const auto& [name, p] : model->named_parameters())
+    const Tensors params = adapted ? adapted->trainable_parameters() : Tensors(model->named_parameters());
+    for (const auto& [name, p] : params)
       tensors.emplace_back("grad." + name, p.grad().defined() ? p.grad() : engine::zeros_like(p));
+  }
+  if (args.merged) {
+    models::ModelPtr merged = adapted->merge_and_unload();
+    merged->eval();
+    for (const auto& [name, t] : run_outputs(*merged, nullptr, inputs, false))
+      if (name == "logits" || name == "loss") tensors.emplace_back("merged." + name, t.detach());
   }
   models::write_safetensors(args.out, tensors);
   std::cout << "wrote " << tensors.size() << " tensors to " << args.out << "\n";
@@ -82,6 +111,8 @@ const Command kDump("dump", "Run a checkpoint on inputs.json and write its outpu
                       sub.add_option("--out", args->out, "output .safetensors")->required();
                       sub.add_flag("--grads", args->grads, "also write grad.<parameter> for every parameter");
                       sub.add_option("--architecture", args->architecture, "override config.json's architecture");
+                      sub.add_option("--adapter", args->adapter, "PEFT adapter folder to apply");
+                      sub.add_flag("--merged", args->merged, "also write merged.logits / merged.loss after merge_and_unload");
                       sub.callback([args] { run(*args); });
                     });
 

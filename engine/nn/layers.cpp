@@ -66,3 +66,31 @@ Dropout::Dropout(double p, uint64_t seed) : p_(p), gen_(seed) {
 Tensor Dropout::forward(const Tensor& x) { return dropout(x, p_, is_training(), gen_); }
 
 }  // namespace engine::nn
+
+namespace engine::nn {
+
+// ---- deep copies (PEFT trains copies of layers: modules_to_save, LN tuning)
+
+ModulePtr Linear::clone() const {
+  const Tensor& w = own_parameters().front().second;
+  auto copy = std::make_shared<Linear>(in_, out_, has_param("bias"), layout_, w.dtype());
+  copy_tensors_into(*copy);
+  copy->train(is_training());
+  return copy;
+}
+
+ModulePtr Embedding::clone() const {
+  auto copy = std::make_shared<Embedding>(num_, dim_, padding_idx_, own_parameters().front().second.dtype());
+  copy_tensors_into(*copy);
+  copy->train(is_training());
+  return copy;
+}
+
+ModulePtr Dropout::clone() const {
+  auto copy = std::make_shared<Dropout>(p_);
+  copy->gen_ = gen_;
+  copy->train(is_training());
+  return copy;
+}
+
+}  // namespace engine::nn

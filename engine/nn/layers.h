@@ -16,6 +16,7 @@ class Linear : public UnaryModule {
          WeightLayout layout = WeightLayout::out_in, DType dtype = DType::f32);
   std::string type_name() const override { return layout_ == WeightLayout::out_in ? "Linear" : "Conv1D"; }
   Tensor forward(const Tensor& x) override;
+  ModulePtr clone() const override;
   int64_t in_features() const { return in_; }
   int64_t out_features() const { return out_; }
   WeightLayout layout() const { return layout_; }
@@ -34,6 +35,7 @@ class Embedding : public UnaryModule {
   Embedding(int64_t num_embeddings, int64_t dim, int64_t padding_idx = -1, DType dtype = DType::f32);
   std::string type_name() const override { return "Embedding"; }
   Tensor forward(const Tensor& ids) override;  // ids [...] -> [..., dim]
+  ModulePtr clone() const override;
   Tensor& weight() { return param("weight"); }
   int64_t num_embeddings() const { return num_; }
   int64_t embedding_dim() const { return dim_; }
@@ -50,6 +52,7 @@ class LayerNorm : public UnaryModule {
   explicit LayerNorm(int64_t dim, double eps = 1e-5, bool affine = true, DType dtype = DType::f32);
   std::string type_name() const override { return "LayerNorm"; }
   Tensor forward(const Tensor& x) override;
+  ModulePtr clone() const override;
   double eps() const { return eps_; }
 
  private:
@@ -63,6 +66,7 @@ class RMSNorm : public UnaryModule {
   explicit RMSNorm(int64_t dim, double eps = 1e-6, DType dtype = DType::f32);
   std::string type_name() const override { return "RMSNorm"; }
   Tensor forward(const Tensor& x) override;
+  ModulePtr clone() const override;
 
  private:
   int64_t dim_;
@@ -76,6 +80,7 @@ class Dropout : public UnaryModule {
   explicit Dropout(double p, uint64_t seed = 0);
   std::string type_name() const override { return "Dropout"; }
   Tensor forward(const Tensor& x) override;
+  ModulePtr clone() const override;
   double p() const { return p_; }
   Generator& generator() { return gen_; }
 

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "engine/autograd/grad_mask.h"
+#include "engine/autograd/grad_mode.h"
 
 namespace engine::nn {
 
@@ -143,6 +144,41 @@ ModulePtr Module::replace_module(const std::string& dotted, ModulePtr replacemen
   }
   get(dotted);  // throws the KeyError listing every module
   return nullptr;
+}
+
+ModulePtr Module::remove_module(const std::string& name) {
+  for (auto it = children_.begin(); it != children_.end(); ++it) {
+    if (it->first != name) continue;
+    ModulePtr old = std::move(it->second);
+    children_.erase(it);
+    return old;
+  }
+  child(name);  // throws the KeyError listing the children
+  return nullptr;
+}
+
+Tensor Module::remove_parameter(const std::string& name) {
+  for (auto it = params_.begin(); it != params_.end(); ++it) {
+    if (it->first != name) continue;
+    Tensor old = std::move(it->second);
+    params_.erase(it);
+    return old;
+  }
+  fail<KeyError>("[Module] ", type_name(), " has no parameter '", name, "'");
+}
+
+ModulePtr Module::clone() const {
+  fail<ValueError>("[Module] ", type_name(), " cannot be copied (it does not implement clone())");
+}
+
+void Module::copy_tensors_into(Module& copy) const {
+  NoGradGuard no_grad;
+  for (const auto& [name, t] : params_) {
+    Tensor& dst = copy.param(name);
+    dst = t.detach().clone();
+    dst.requires_grad_(t.requires_grad());
+  }
+  for (const auto& [name, t] : buffers_) copy.buffer(name) = t.detach().clone();
 }
 
 Tensor Module::call(const std::string& child_name, const Tensor& x) const {

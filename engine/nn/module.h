@@ -56,6 +56,14 @@ class Module : public std::enable_shared_from_this<Module> {
   }
   // Replaces the descendant at `dotted` (its parent keeps the name). Returns the old one.
   ModulePtr replace_module(const std::string& dotted, ModulePtr replacement);
+  // Removes a direct child / parameter (PEFT's delete_adapter). KeyError when absent.
+  ModulePtr remove_module(const std::string& name);
+  Tensor remove_parameter(const std::string& name);
+
+  // A deep copy: same structure, parameters and buffers copied (requires_grad kept), hooks not
+  // copied. PEFT's modules_to_save and LN tuning train copies of a layer. The standard layers
+  // implement it; other modules throw ValueError naming their type.
+  virtual ModulePtr clone() const;
 
   // Calls a child that is a UnaryModule (Linear, Embedding, norms, dropout, wrappers).
   Tensor call(const std::string& child_name, const Tensor& x) const;
@@ -93,6 +101,8 @@ class Module : public std::enable_shared_from_this<Module> {
 
  protected:
   void add_child(const std::string& name, ModulePtr child);
+  // For clone(): copies this module's own parameters and buffers into `copy` (same names).
+  void copy_tensors_into(Module& copy) const;
 
  private:
   void collect_state(const std::string& prefix, std::map<std::string, Tensor>& out) const;

@@ -37,3 +37,22 @@ Tensor RMSNorm::forward(const Tensor& x) {
 }
 
 }  // namespace engine::nn
+
+namespace engine::nn {
+
+ModulePtr LayerNorm::clone() const {
+  const bool affine = !own_parameters().empty();
+  auto copy = std::make_shared<LayerNorm>(dim_, eps_, affine, affine ? own_parameters().front().second.dtype() : DType::f32);
+  copy_tensors_into(*copy);
+  copy->train(is_training());
+  return copy;
+}
+
+ModulePtr RMSNorm::clone() const {
+  auto copy = std::make_shared<RMSNorm>(dim_, eps_, own_parameters().front().second.dtype());
+  copy_tensors_into(*copy);
+  copy->train(is_training());
+  return copy;
+}
+
+}  // namespace engine::nn

@@ -19,22 +19,9 @@ namespace fs = std::filesystem;
 
 const std::vector<std::string> kCases = {"bert", "bert_mlm", "bert_seqcls", "gpt2", "t5"};
 
-struct CommandResult {
-  int status;
-  std::string output;  // stdout and stderr together
-};
-
-CommandResult run_command(const std::string& cmd) {
-  CommandResult r{-1, ""};
-  FILE* pipe = popen((cmd + " 2>&1").c_str(), "r");
-  if (!pipe) return r;
-  std::array<char, 4096> buf;
-  while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) r.output.append(buf.data(), n);
-  r.status = pclose(pipe);
-  return r;
-}
-
-std::string quote(const fs::path& p) { return "'" + p.string() + "'"; }
+using test_support::CommandResult;
+using test_support::quote;
+using test_support::run_command;
 
 // meta.json's "near_zero_grads" names as one anchored regex alternation, or "".
 std::string near_zero_regex(const fs::path& meta_file) {

@@ -1,5 +1,7 @@
 #include "support/test_support.h"
 
+#include <array>
+#include <cstdio>
 #include <cstdlib>
 
 namespace test_support {
@@ -20,5 +22,19 @@ std::string python_with_numpy() {
   }
   return "";
 }
+
+CommandResult run_command(const std::string& cmd) {
+  CommandResult r{-1, ""};
+  FILE* pipe = popen((cmd + " 2>&1").c_str(), "r");
+  if (!pipe) return r;
+  std::array<char, 4096> buf;
+  while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) r.output.append(buf.data(), n);
+  r.status = pclose(pipe);
+  return r;
+}
+
+std::string quote(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
+
+std::filesystem::path peft_binary() { return std::filesystem::path(PEFT_BINARY_DIR) / "app" / "peft"; }
 
 }  // namespace test_support

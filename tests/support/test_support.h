@@ -14,6 +14,17 @@ std::filesystem::path shared_dir();
 // A path under ../shared, e.g. shared_path("fixtures/gpt2").
 std::filesystem::path shared_path(const std::string& rel);
 
+// Runs a shell command; stdout and stderr together.
+struct CommandResult {
+  int status;
+  std::string output;
+};
+CommandResult run_command(const std::string& cmd);
+// A path single-quoted for the shell.
+std::string quote(const std::filesystem::path& p);
+// The built `peft` program.
+std::filesystem::path peft_binary();
+
 // The /usr/bin/python3 that has numpy (for check_case.py), or "" if none.
 std::string python_with_numpy();
 
