@@ -215,6 +215,8 @@ void PeftModel::unmerge_adapter() {
 }
 
 models::ModelPtr PeftModel::merge_and_unload() {
+  for (const auto& [path, module] : base_->named_modules())
+    if (auto* layer = dynamic_cast<TunerLayer*>(module.get())) layer->prepare_merge_and_unload();
   merge_adapter();
   // Each wrapper gives way to its base layer (now holding the merged weights), each
   // modules_to_save wrapper to the active adapter's trained copy.

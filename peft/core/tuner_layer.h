@@ -46,6 +46,9 @@ class TunerLayer : public engine::nn::UnaryModule {
   bool any_merged() const { return !merged_.empty(); }
   // ΔW of an adapter in torch layout [out, in] (f32), for methods whose merge is W + ΔW.
   virtual Tensor delta_weight(const std::string& adapter) const;
+  // Called by merge_and_unload before merging: a base that cannot be merged into in place
+  // (QLoRA's quantized weight) swaps itself for a full-precision copy first.
+  virtual void prepare_merge_and_unload() {}
 
  protected:
   // The output with `adapters` (active, unmerged, never empty) applied.

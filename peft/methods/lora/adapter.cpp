@@ -7,6 +7,7 @@
 #include "peft/core/targets.h"
 #include "peft/methods/lora/init.h"
 #include "peft/methods/lora/layer.h"
+#include "peft/methods/lora/quantized_linear.h"
 
 namespace peft::lora {
 
@@ -33,7 +34,7 @@ std::shared_ptr<TunerLayer> LoraAdapter::add_to(const std::string& path, const n
         // PEFT: "fan_in_fan_out is set to False but the target module is `Conv1D`" -> forced true.
         static_cast<LoraConfig&>(mutable_config()).fan_in_fan_out = true;
       }
-      layer = make_lora_linear(module, c.quantize_base);
+      layer = make_lora_linear(path, module, c.quantize_base);
     } else {
       layer = std::make_shared<LoraEmbedding>(module);
     }

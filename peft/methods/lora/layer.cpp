@@ -12,11 +12,19 @@ namespace nn = engine::nn;
 
 // ---------------------------------------------------------------- Linear
 
-LoraLinear::LoraLinear(nn::ModulePtr base) : TunerLayer(std::move(base)) {
-  nn::Linear* linear = base_linear();
-  engine::check<engine::ValueError>(linear != nullptr, "[LoRA] cannot wrap a ", base_layer().type_name());
-  in_ = linear->in_features();
-  out_ = linear->out_features();
+namespace {
+nn::Linear& as_linear(const nn::ModulePtr& m) {
+  auto* linear = dynamic_cast<nn::Linear*>(m.get());
+  engine::check<engine::ValueError>(linear != nullptr, "[LoRA] cannot wrap a ", m->type_name(), " as a Linear");
+  return *linear;
+}
+}  // namespace
+
+LoraLinear::LoraLinear(nn::ModulePtr base)
+    : LoraLinear(base, as_linear(base).in_features(), as_linear(base).out_features()) {}
+
+LoraLinear::LoraLinear(nn::ModulePtr base, int64_t in_features, int64_t out_features)
+    : TunerLayer(std::move(base)), in_(in_features), out_(out_features) {
   A_ = register_module("lora_A", std::make_shared<ModuleDict>());
   B_ = register_module("lora_B", std::make_shared<ModuleDict>());
   dropout_ = register_module("lora_dropout", std::make_shared<ModuleDict>());
@@ -65,6 +73,13 @@ Tensor LoraLinear::base_weight_out_in() const {
   return linear->layout() == engine::WeightLayout::out_in ? linear->weight() : linear->weight().transpose(0, 1);
 }
 
+void LoraLinear::set_base_weight_out_in(const Tensor& w) {
+  engine::NoGradGuard no_grad;
+  nn::Linear* linear = base_linear();
+  Tensor& dst = linear->weight();
+  engine::copy_(dst, linear->layout() == engine::WeightLayout::out_in ? w : w.transpose(0, 1));  // converts dtype
+}
+
 Tensor LoraLinear::delta_weight(const std::string& name) const {
   const LoraSettings& s = settings_.at(name);
   return engine::matmul(lora_B(name), lora_A(name)) * s.scaling;  // [out,r] @ [r,in] -> [out,in]
@@ -89,6 +104,11 @@ Tensor LoraLinear::dora_weight_norm(const std::string& name) const {
   engine::NoGradGuard no_grad;
   Tensor w = engine::to_dtype(base_weight_out_in(), engine::DType::f32) + delta_weight(name);  // [out,in]
   return engine::sqrt(engine::sum(w * w, {1}));                                               // [out]
+}
+
+void LoraLinear::reset_dora_magnitude(const std::string& name) {
+  engine::NoGradGuard no_grad;
+  engine::copy_(magnitude_->at(name), dora_weight_norm(name));
 }
 
 Tensor LoraLinear::dora_term(const Tensor& x, const Tensor& lora_out, const std::string& name) const {

@@ -22,7 +22,7 @@ struct LoraSettings {
 
 class LoraLinear : public TunerLayer {
  public:
-  explicit LoraLinear(engine::nn::ModulePtr base);
+  explicit LoraLinear(engine::nn::ModulePtr base);  // a Linear or GPT-2 Conv1D
   std::string type_name() const override { return "LoraLinear"; }
   int64_t in_features() const { return in_; }
   int64_t out_features() const { return out_; }
@@ -36,12 +36,19 @@ class LoraLinear : public TunerLayer {
   Tensor delta_weight(const std::string& name) const override;  // s·B·A, [out,in]
 
   const LoraSettings& settings(const std::string& name) const { return settings_.at(name); }
+  // DoRA: m := ||W + s·B·A|| per output row (PEFT's dora_init), after A or B changed.
+  void reset_dora_magnitude(const std::string& name);
   Tensor& lora_A(const std::string& name) const;  // [r, in]
   Tensor& lora_B(const std::string& name) const;  // [out, r]
   // The base weight in torch layout [out, in] (a view for Conv1D; dequantized for QLoRA).
   virtual Tensor base_weight_out_in() const;
+  // Overwrites the base weight with `w` [out, in] (PiSSA / OLoRA's residual W − s·B·A), in
+  // the base's own layout and dtype.
+  virtual void set_base_weight_out_in(const Tensor& w);
 
  protected:
+  // For bases that are not a Linear (QLoRA's quantized base): the sizes come from the caller.
+  LoraLinear(engine::nn::ModulePtr base, int64_t in_features, int64_t out_features);
   Tensor adapted_forward(const Tensor& x, const std::vector<std::string>& adapters) override;
   void merge_into_base(const std::string& name) override;
   void unmerge_from_base(const std::string& name) override;
