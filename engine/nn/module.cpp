@@ -288,9 +288,21 @@ int64_t Module::num_parameters(bool trainable_only) const {
 
 // ---- hook sites
 
-void Module::add_hook(const std::string& site, SiteHook hook) {
+int64_t Module::add_hook(const std::string& site, SiteHook hook) {
   ENGINE_CHECK(ValueError, bool(hook), "[Module] empty hook for site '", site, "'");
-  hooks_[site].push_back(std::move(hook));
+  hooks_[site].emplace_back(next_hook_id_, std::move(hook));
+  return next_hook_id_++;
+}
+
+void Module::remove_hook(const std::string& site, int64_t id) {
+  auto it = hooks_.find(site);
+  if (it != hooks_.end())
+    for (auto h = it->second.begin(); h != it->second.end(); ++h)
+      if (h->first == id) {
+        it->second.erase(h);
+        return;
+      }
+  ENGINE_CHECK(KeyError, false, "[Module] ", type_name(), " has no hook ", id, " at site '", site, "'");
 }
 
 void Module::clear_hooks(const std::string& site) { hooks_.erase(site); }
@@ -304,7 +316,7 @@ Tensor Module::site(const std::string& site, const Tensor& output, const Tensor&
   auto it = hooks_.find(site);
   if (it == hooks_.end()) return output;
   Tensor out = output;
-  for (const auto& hook : it->second) out = hook(out, input);
+  for (const auto& [id, hook] : it->second) out = hook(out, input);
   return out;
 }
 

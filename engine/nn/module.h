@@ -93,7 +93,9 @@ class Module : public std::enable_shared_from_this<Module> {
   int64_t num_parameters(bool trainable_only = false) const;
 
   // ---- hook sites
-  void add_hook(const std::string& site, SiteHook hook);
+  // Returns an id for remove_hook, so several methods can share a site and leave one by one.
+  int64_t add_hook(const std::string& site, SiteHook hook);
+  void remove_hook(const std::string& site, int64_t id);  // KeyError when absent
   void clear_hooks(const std::string& site);
   bool has_hooks(const std::string& site) const;
   // Runs the hooks attached at `site` on this module (in attachment order).
@@ -111,7 +113,8 @@ class Module : public std::enable_shared_from_this<Module> {
   std::vector<std::pair<std::string, Tensor>> buffers_;
   std::vector<bool> buffer_persistent_;
   std::vector<std::pair<std::string, ModulePtr>> children_;
-  std::map<std::string, std::vector<SiteHook>> hooks_;
+  std::map<std::string, std::vector<std::pair<int64_t, SiteHook>>> hooks_;  // (id, hook) per site
+  int64_t next_hook_id_ = 0;
   bool training_ = true;
 };
 
