@@ -81,11 +81,12 @@ struct Beams {
 }  // namespace
 
 GenerationOutput beam_search(PretrainedModel& model, const std::vector<std::vector<int64_t>>& prompts,
-                             const GenerationConfig& config) {
+                             const GenerationConfig& config, const ForwardFn& forward) {
   const int64_t nb = config.num_beams, B = int64_t(prompts.size()), N = B * nb;
   std::vector<std::vector<int64_t>> expanded;  // each prompt once per beam
   for (const auto& p : prompts) expanded.insert(expanded.end(), size_t(nb), p);
-  IncrementalDecoder decoder(model, expanded, config.pad_id(), config.decoder_start_token_id.value_or(config.pad_id()));
+  IncrementalDecoder decoder(model, expanded, config.pad_id(), config.decoder_start_token_id.value_or(config.pad_id()),
+                             forward);
 
   Beams beams{std::vector<float>(size_t(N), 0.0f), std::vector<std::vector<int64_t>>(size_t(N))};
   for (int64_t r = 0; r < N; ++r)

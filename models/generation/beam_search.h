@@ -39,6 +39,6 @@ class BeamHypotheses {
 };
 
 GenerationOutput beam_search(PretrainedModel& model, const std::vector<std::vector<int64_t>>& prompts,
-                             const GenerationConfig& config);
+                             const GenerationConfig& config, const ForwardFn& forward = {});
 
 }  // namespace models::generation

@@ -30,8 +30,9 @@ int64_t choose(std::span<float> logits, const GenerationConfig& c, engine::Gener
 // Greedy / sampling: every row advances one token per step; a row that produced eos is
 // finished (HF feeds it pad tokens) and the loop ends when all are, or at max_new_tokens.
 GenerationOutput search(PretrainedModel& model, const std::vector<std::vector<int64_t>>& prompts,
-                        const GenerationConfig& config) {
-  IncrementalDecoder decoder(model, prompts, config.pad_id(), config.decoder_start_token_id.value_or(config.pad_id()));
+                        const GenerationConfig& config, const ForwardFn& forward) {
+  IncrementalDecoder decoder(model, prompts, config.pad_id(), config.decoder_start_token_id.value_or(config.pad_id()),
+                             forward);
   engine::Generator gen(config.seed);
   const size_t N = prompts.size();
   GenerationOutput out;
@@ -57,12 +58,17 @@ GenerationOutput search(PretrainedModel& model, const std::vector<std::vector<in
 
 GenerationOutput generate(PretrainedModel& model, const std::vector<std::vector<int64_t>>& prompts,
                           const GenerationConfig& config) {
+  return generate(model, prompts, config, ForwardFn{});
+}
+
+GenerationOutput generate(PretrainedModel& model, const std::vector<std::vector<int64_t>>& prompts,
+                          const GenerationConfig& config, const ForwardFn& forward) {
   validate(config);
   engine::check<engine::ValueError>(!model.is_encoder_decoder() || config.decoder_start_token_id.has_value() ||
                                         config.pad_token_id.has_value(),
                                     "[generate] an encoder-decoder model needs decoder_start_token_id (or pad_token_id)");
-  if (config.num_beams > 1) return beam_search(model, prompts, config);
-  return search(model, prompts, config);
+  if (config.num_beams > 1) return beam_search(model, prompts, config, forward);
+  return search(model, prompts, config, forward);
 }
 
 }  // namespace models::generation

@@ -4,6 +4,7 @@
 // length_penalty, early_stopping), max_new_tokens, eos stopping, batched prompts of different
 // lengths, and a KV cache so each new token costs one position.
 #pragma once
+#include <functional>
 #include <vector>
 
 #include "models/generation/generation_config.h"
@@ -20,9 +21,18 @@ struct GenerationOutput {
   std::vector<double> scores;
 };
 
+// How each step runs the model: model.forward by default; PEFT's prompt methods pass a
+// callback that edits the batch first (prompt embeddings, prefix K/V, longer masks), so
+// models stay free of peft code.
+using ForwardFn = std::function<ModelOutput(const Batch&, const ForwardOptions&)>;
+
 // prompts: token ids per row, unpadded (decoder-only prompts must be non-empty). The model
 // runs as it is (call eval() first for deterministic outputs) and without autograd.
 GenerationOutput generate(PretrainedModel& model, const std::vector<std::vector<int64_t>>& prompts,
                           const GenerationConfig& config);
+// The same with every model call going through `forward` (config, vocab and architecture still
+// come from `model`).
+GenerationOutput generate(PretrainedModel& model, const std::vector<std::vector<int64_t>>& prompts,
+                          const GenerationConfig& config, const ForwardFn& forward);
 
 }  // namespace models::generation

@@ -5,6 +5,7 @@
 #include "models/generation/incremental_decoder.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "engine/engine.h"
 
@@ -25,8 +26,9 @@ Tensor take_rows(const Tensor& t, const Tensor& index) {
 }  // namespace
 
 IncrementalDecoder::IncrementalDecoder(PretrainedModel& model, const std::vector<std::vector<int64_t>>& prompts,
-                                       int64_t pad_id, int64_t start_id)
+                                       int64_t pad_id, int64_t start_id, ForwardFn forward)
     : model_(model),
+      forward_(std::move(forward)),
       encoder_decoder_(model.is_encoder_decoder()),
       rows_(int64_t(prompts.size())),
       vocab_(model.vocab_size()),
@@ -37,6 +39,10 @@ IncrementalDecoder::IncrementalDecoder(PretrainedModel& model, const std::vector
   for (const auto& p : prompts)
     engine::check<engine::ValueError>(encoder_decoder_ || !p.empty(),
                                       "[generate] a decoder-only model needs a non-empty prompt");
+}
+
+ModelOutput IncrementalDecoder::run(const Batch& batch, const ForwardOptions& options) {
+  return forward_ ? forward_(batch, options) : model_.forward(batch, options);
 }
 
 std::vector<float> IncrementalDecoder::last_position_logits(const ModelOutput& out) {
@@ -76,7 +82,7 @@ std::vector<float> IncrementalDecoder::first_step() {
     for (int64_t r = 0; r < rows_; ++r) last_position_.push_back(pos[size_t((r + 1) * int64_t(L) - 1)]);
     length_ = int64_t(L);
   }
-  ModelOutput out = model_.forward(batch, options);
+  ModelOutput out = run(batch, options);
   if (encoder_decoder_) encoder_output_ = out.encoder_last_hidden_state;
   return last_position_logits(out);
 }
@@ -103,7 +109,7 @@ std::vector<float> IncrementalDecoder::next_logits(const std::vector<int64_t>& t
     batch.position_ids = column(last_position_);
   }
   ++length_;
-  return last_position_logits(model_.forward(batch, options));
+  return last_position_logits(run(batch, options));
 }
 
 void IncrementalDecoder::reorder(const std::vector<int64_t>& rows) {

@@ -5,6 +5,7 @@
 #pragma once
 #include <vector>
 
+#include "models/generation/generate.h"
 #include "models/model.h"
 
 namespace models::generation {
@@ -12,9 +13,10 @@ namespace models::generation {
 class IncrementalDecoder {
  public:
   // prompts: token ids per row (no padding). pad_id fills the left padding of decoder-only
-  // batches; start_id is the decoder's first token (encoder-decoder only).
+  // batches; start_id is the decoder's first token (encoder-decoder only). `forward` replaces
+  // model.forward when given (PEFT's prompt methods).
   IncrementalDecoder(PretrainedModel& model, const std::vector<std::vector<int64_t>>& prompts, int64_t pad_id,
-                     int64_t start_id);
+                     int64_t start_id, ForwardFn forward = {});
 
   // Next-token logits [rows, V] (f32, row-major): the first call runs the prompts, each later
   // call feeds `tokens` (one per row, the previous choice) through the cache.
@@ -31,8 +33,10 @@ class IncrementalDecoder {
  private:
   std::vector<float> first_step();
   std::vector<float> last_position_logits(const ModelOutput& out);
+  ModelOutput run(const Batch& batch, const ForwardOptions& options);
 
   PretrainedModel& model_;
+  ForwardFn forward_;
   bool encoder_decoder_;
   int64_t rows_, vocab_, length_ = 0;
   std::vector<std::vector<int64_t>> prompts_;
