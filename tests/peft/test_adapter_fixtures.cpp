@@ -55,4 +55,22 @@ INSTANTIATE_TEST_SUITE_P(Lora, AdapterFixture,
                                            AdapterCase{"t5", "lora"}),
                          case_name);
 
+INSTANTIATE_TEST_SUITE_P(OrthogonalScalingNorm, AdapterFixture,
+                         ::testing::Values(AdapterCase{"bert_seqcls", "oft"}, AdapterCase{"bert_seqcls", "boft"},
+                                           AdapterCase{"bert_seqcls", "ia3"}, AdapterCase{"gpt2", "ia3"},
+                                           AdapterCase{"t5", "ia3"}, AdapterCase{"bert_seqcls", "ln_tuning"}),
+                         case_name);
+
+INSTANTIATE_TEST_SUITE_P(AdaloraVeraLohaLokr, AdapterFixture,
+                         ::testing::Values(AdapterCase{"bert_seqcls", "adalora"}, AdapterCase{"bert_seqcls", "vera"},
+                                           AdapterCase{"bert_seqcls", "loha"}, AdapterCase{"bert_seqcls", "lokr"}),
+                         case_name);
+
+INSTANTIATE_TEST_SUITE_P(PromptLearning, AdapterFixture,
+                         ::testing::Values(AdapterCase{"bert_seqcls", "prompt_tuning"}, AdapterCase{"bert_seqcls", "p_tuning"},
+                                           AdapterCase{"bert_seqcls", "prefix_tuning"}, AdapterCase{"gpt2", "prompt_tuning"},
+                                           AdapterCase{"gpt2", "p_tuning"}, AdapterCase{"gpt2", "prefix_tuning"},
+                                           AdapterCase{"t5", "prompt_tuning"}, AdapterCase{"t5", "prefix_tuning"}),
+                         case_name);
+
 }  // namespace
