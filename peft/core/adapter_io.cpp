@@ -8,17 +8,42 @@
 #include "engine/io/atomic_file.h"
 #include "engine/io/tensor_io.h"
 #include "peft/core/peft_model.h"
-#include "peft/version.h"
 
 namespace peft {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+// Fields newer PEFT releases added (and those 0.11 lacks for some methods: `modules_to_save` on
+// prompt-learning configs, `layers_to_transform`/`layers_pattern` on IA3 and LN tuning) are
+// written only when they are set: older PEFT passes every key to the config's
+// constructor and fails on ones it does not know, so a default-valued newer field would make
+// our file unreadable there for nothing.
+void drop_unset_newer_fields(json& config) {
+  static const std::map<std::string, std::vector<std::string>> kAbsentIn011 = {
+      {"IA3", {"layers_to_transform", "layers_pattern"}},
+      {"LN_TUNING", {"layers_to_transform", "layers_pattern"}},
+  };
+  std::vector<std::string> keys = {"exclude_modules", "lora_bias"};
+  if (!config.contains("target_modules")) keys.push_back("modules_to_save");  // prompt-learning configs
+  if (auto it = kAbsentIn011.find(config.value("peft_type", "")); it != kAbsentIn011.end())
+    keys.insert(keys.end(), it->second.begin(), it->second.end());
+  for (const std::string& key : keys) {
+    auto it = config.find(key);
+    if (it == config.end()) continue;
+    const bool unset = it->is_null() || (it->is_boolean() && !it->get<bool>()) || (it->is_array() && it->empty());
+    if (unset) config.erase(it);
+  }
+}
+
+}  // namespace
+
 void save_adapter_folder(const Adapter& adapter, const fs::path& dir) {
   fs::create_directories(dir);
   json config = adapter.config().to_json();
   config["inference_mode"] = true;  // PEFT forces it in saved files
-  config["peft_version"] = std::string("peft.cpp ") + version();
+  drop_unset_newer_fields(config);
   engine::io::atomic_write_text(dir / "adapter_config.json", config.dump(2) + "\n");  // nlohmann sorts keys
 
   std::vector<std::pair<std::string, Tensor>> tensors;

@@ -220,11 +220,11 @@ void PeftConfig::fields(ConfigFields& f) {
   f("revision", revision);
   f("inference_mode", inference_mode);
   f("modules_to_save", modules_to_save);
-  // Written by PEFT, meaningless here; read so that they raise no warning.
+  // PEFT's bookkeeping: auto_mapping is written (null, as PEFT does for its own classes) and
+  // read without effect; peft_version is read so that newer files raise no warning.
   json ignored = nullptr;
-  if (f.reading()) {
-    for (const char* key : {"auto_mapping", "peft_version"}) f(key, ignored);
-  }
+  f("auto_mapping", ignored);
+  if (f.reading()) f("peft_version", ignored);
 }
 
 json PeftConfig::to_json() const {

@@ -14,7 +14,9 @@ void LayerAdapter::attach(models::PretrainedModel& model, uint64_t seed) {
   engine::Generator gen(seed);
   for (const std::string& path : targets) {
     engine::nn::ModulePtr module = model.get(path);
+    const bool training = module->is_training();
     std::shared_ptr<TunerLayer> layer = add_to(path, module, gen);
+    layer->train(training);  // new adapter modules (dropout) follow the model's mode
     if (layer.get() != module.get()) model.replace_module(path, layer);
     layers_.emplace_back(path, layer);
   }
