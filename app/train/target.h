@@ -26,8 +26,15 @@ class TrainTarget {
   virtual void save_trainable(const std::filesystem::path& dir) const = 0;
   virtual void load_trainable(const std::filesystem::path& dir) = 0;
   virtual engine::nn::Module& module() = 0;
-  void train() { module().train(true); }
-  void eval() { module().train(false); }
+  virtual void train() { module().train(true); }
+  virtual void eval() { module().train(false); }
+  // Called after each optimizer step, before the gradients are cleared (AdaLoRA's rank
+  // allocation reads them). Returns true when the set of trainable tensors changed (diff
+  // pruning's switch to a sparse mask): the loop then rebuilds its optimizer.
+  virtual bool after_optimizer_step(int64_t step) {
+    (void)step;
+    return false;
+  }
 };
 
 // Every parameter of a pretrained model trains; its state is the model's own

@@ -41,10 +41,7 @@ class Run {
  public:
   Run(TrainTarget& target, const Dataset& data, const TrainOptions& o, const Evaluator& evaluate)
       : target_(target), data_(data), o_(o), evaluate_(evaluate), out_(o.output_dir) {
-    engine::optim::AdamWOptions a;
-    a.lr = o.lr, a.beta1 = o.adam_beta1, a.beta2 = o.adam_beta2, a.eps = o.adam_eps, a.weight_decay = o.weight_decay;
-    opt_ = std::make_unique<engine::optim::AdamW>(target.trainable_parameters(), a,
-                                                  engine::optim::hf_decay_filter(target.module()));
+    make_optimizer();
     r_.total_steps = total_steps(o, data.size);
     const int64_t warmup = o.warmup_steps > 0 ? o.warmup_steps : int64_t(std::ceil(o.warmup_ratio * double(r_.total_steps)));
     schedule_ = engine::optim::make_schedule(o.schedule, o.lr, warmup, r_.total_steps);
@@ -88,6 +85,13 @@ class Run {
   }
 
  private:
+  void make_optimizer() {
+    engine::optim::AdamWOptions a;
+    a.lr = o_.lr, a.beta1 = o_.adam_beta1, a.beta2 = o_.adam_beta2, a.eps = o_.adam_eps, a.weight_decay = o_.weight_decay;
+    opt_ = std::make_unique<engine::optim::AdamW>(target_.trainable_parameters(), a,
+                                                  engine::optim::hf_decay_filter(target_.module()));
+  }
+
   struct Result : TrainResult {
     int64_t last_eval_step = -1;
     TrainResult result() const { return *this; }
@@ -141,7 +145,9 @@ class Run {
     check_finite(norm, "the gradient norm");
     opt_->set_lr(lr);
     opt_->step();
+    const bool rebuild = target_.after_optimizer_step(s_.step + 1);  // reads the gradients
     opt_->zero_grad();
+    if (rebuild) make_optimizer();
     ++s_.step;
     r_.last_loss = loss_sum / double(o_.grad_accum);
     return norm;
