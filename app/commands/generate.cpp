@@ -1,7 +1,9 @@
 // `peft generate`: continues prompts with a causal LM (GPT-2) or a seq2seq model (T5) from an
 // HF checkpoint folder, by greedy search (default), sampling or beam search, and prints one
-// continuation per prompt (its tokenizer's decode with special tokens skipped).
-//   peft generate --model DIR (--prompt TEXT | --file prompts.txt) [--max-new-tokens N]
+// continuation per prompt (its tokenizer's decode with special tokens skipped). With
+// --adapter (repeatable) the adapters are loaded and active together, and every step runs
+// through peft::generate, so prompt and prefix methods apply as in training.
+//   peft generate --model DIR [--adapter DIR ...] (--prompt TEXT | --file prompts.txt) [--max-new-tokens N]
 //                 [--greedy | --sample [--temperature T] [--top-k K] [--top-p P] [--seed S] | --beams N
 //                 [--length-penalty L] [--early-stopping true|false|never]] [--json]
 #include <fstream>
@@ -15,12 +17,15 @@
 #include "models/generation/generate.h"
 #include "models/model.h"
 #include "models/tokenizers/tokenizer.h"
+#include "peft/core/generate.h"
+#include "peft/core/peft_model.h"
 
 namespace app {
 namespace {
 
 struct GenerateArgs {
   std::string model, prompt, file, early_stopping;
+  std::vector<std::string> adapters;
   int64_t max_new_tokens = 20, top_k = 50, beams = 1;
   double temperature = 1.0, top_p = 1.0, length_penalty = 1.0;
   uint64_t seed = 0;
@@ -55,6 +60,21 @@ models::generation::GenerationConfig settings(const GenerateArgs& a, const model
   return g;
 }
 
+// The plain model's generation, or the adapted model's (first adapter "default").
+models::generation::GenerationOutput continue_prompts(const GenerateArgs& args, models::ModelPtr model,
+                                                      const std::vector<std::vector<int64_t>>& prompts) {
+  const auto config = settings(args, *model);
+  if (args.adapters.empty()) return models::generation::generate(*model, prompts, config);
+  peft::PeftModel adapted(model);
+  std::vector<std::string> names;
+  for (size_t i = 0; i < args.adapters.size(); ++i) {
+    names.push_back(i == 0 ? "default" : "adapter_" + std::to_string(i));
+    adapted.load_adapter(args.adapters[i], names.back());
+  }
+  adapted.set_adapter(names);
+  return peft::generate(adapted, prompts, config);
+}
+
 void run(const GenerateArgs& args) {
   engine::check<engine::ValueError>(args.prompt.empty() != args.file.empty(),
                                     "[generate] give exactly one of --prompt and --file");
@@ -64,7 +84,7 @@ void run(const GenerateArgs& args) {
   const std::vector<std::string> texts = args.file.empty() ? std::vector{args.prompt} : read_prompts(args.file);
   std::vector<std::vector<int64_t>> prompts;
   for (const auto& text : texts) prompts.push_back(tokenizer->encode(text).ids);
-  const auto result = models::generation::generate(*model, prompts, settings(args, *model));
+  const auto result = continue_prompts(args, model, prompts);
   nlohmann::json report = nlohmann::json::array();
   for (size_t i = 0; i < texts.size(); ++i) {
     const std::string continuation = tokenizer->decode(result.tokens[i], /*skip_special_tokens=*/true);
@@ -82,6 +102,7 @@ void run(const GenerateArgs& args) {
 const Command kGenerate("generate", "Continue prompts with a GPT-2 or T5 checkpoint", [](CLI::App& sub) {
   auto args = std::make_shared<GenerateArgs>();
   sub.add_option("--model", args->model, "HF checkpoint folder (model + tokenizer)")->required();
+  sub.add_option("--adapter", args->adapters, "adapter folder, repeatable (several are active together)");
   sub.add_option("--prompt", args->prompt, "the prompt text");
   sub.add_option("--file", args->file, "a text file with one prompt per line");
   sub.add_option("--max-new-tokens", args->max_new_tokens, "tokens to generate at most (default 20)");
