@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/command.h"
+#include "app/tasks/model_setup.h"
 #include "engine/engine.h"
 #include "models/model.h"
 #include "peft/core/peft_model.h"
@@ -59,8 +60,25 @@ void print_text(const nlohmann::json& s) {
   for (const auto& [key, shape] : a["tensors"].items()) std::cout << "  " << key << " " << shape.dump() << "\n";
 }
 
+// A classification adapter carries its head (modules_to_save): the base is loaded with the
+// classification architecture and that head's size, as `peft eval` does.
+models::ModelPtr load_base(const InspectArgs& args) {
+  if (!args.adapter.empty()) {
+    const auto config = peft::read_config_file((std::filesystem::path(args.adapter) / "adapter_config.json").string());
+    const std::string task = config->task_type.value_or("");
+    if (task == "SEQ_CLS" || task == "TOKEN_CLS") {
+      tasks::ModelRequest request;
+      request.folder = args.model;
+      request.task = task == "SEQ_CLS" ? tasks::Task::seq_cls : tasks::Task::token_cls;
+      request.num_labels = tasks::adapter_num_labels(args.adapter);
+      return tasks::load_task_model(request);
+    }
+  }
+  return models::load_pretrained(args.model);
+}
+
 void run(const InspectArgs& args) {
-  models::ModelPtr base = models::load_pretrained(args.model);
+  models::ModelPtr base = load_base(args);
   nlohmann::json summary = {{"model", model_summary(*base)}};
   if (!args.adapter.empty()) {
     peft::PeftModel model(base);

@@ -34,7 +34,7 @@ NamedTensors Adapter::trainable_tensors() const {
 
 void Adapter::attach_modules_to_save(models::PretrainedModel& model) {
   std::vector<std::string> wanted = config_->modules_to_save.value_or(std::vector<std::string>{});
-  if (config_->task_type == "SEQ_CLS")  // PEFT trains the classification head automatically
+  if (config_->task_type == "SEQ_CLS" || config_->task_type == "TOKEN_CLS")  // PEFT trains the head automatically
     for (const char* head : {"classifier", "score"})
       if (std::find(wanted.begin(), wanted.end(), head) == wanted.end()) wanted.push_back(head);
   if (wanted.empty()) return;

@@ -172,7 +172,7 @@ std::string with_commas(int64_t n) {
 int64_t PeftModel::num_trainable_parameters() const {
   int64_t n = 0;
   for (const Tensor& t : distinct_tensors(*base_, adapters_))
-    if (t.requires_grad()) n += t.numel();
+    if (t.requires_grad()) n += engine::grad_mask(t) ? engine::grad_mask(t)->count() : t.numel();  // masked: its entries
   return n;
 }
 
