@@ -23,12 +23,12 @@ using nlohmann::json;
 std::vector<MethodSpec> default_methods() {
   return {
       {"full", "full", json::object(), 5e-4},
-      {"lora", "lora", {{"r", 8}, {"lora_alpha", 16}, {"target_modules", {"c_attn", "c_proj"}}}, 2e-3},
-      {"prefix", "prefix_tuning", {{"num_virtual_tokens", 10}}, 1e-2},
-      {"adapter", "pfeiffer", {{"reduction_factor", 8}}, 2e-3},
-      {"bitfit", "bitfit", json::object(), 5e-3},
-      {"ia3", "ia3", json::object(), 2e-2},
-      {"prompt", "prompt_tuning", {{"num_virtual_tokens", 10}}, 3e-2},
+      {"lora", "lora", {{"r", 8}, {"lora_alpha", 16}, {"target_modules", "all-linear"}}, 5e-3},
+      {"prefix", "prefix_tuning", {{"num_virtual_tokens", 10}}, 3e-2},
+      {"adapter", "houlsby", {{"reduction_factor", 8}}, 1e-3},
+      {"bitfit", "bitfit", json::object(), 2e-2},
+      {"ia3", "ia3", json::object(), 1e-1},
+      {"prompt", "prompt_tuning", {{"num_virtual_tokens", 10}}, 1e-1},
   };
 }
 
