@@ -59,7 +59,7 @@ void run(const Tensor& root, Tensor grad, bool retain_graph, Captures* captures)
   if (!grad.defined()) {
     check<AutogradError>(root.numel() == 1, "backward() without a gradient needs a scalar, got shape ",
                          shape_str(root.shape()));
-    grad = ones(root.shape(), root.dtype());
+    grad = ones(root.shape(), root.dtype(), root.device());
   }
   check<ShapeError>(grad.shape() == root.shape(), "[backward] gradient shape ", shape_str(grad.shape()),
                     " differs from the output's ", shape_str(root.shape()));

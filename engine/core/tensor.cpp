@@ -3,6 +3,7 @@
 
 #include <sstream>
 
+#include "engine/backend/cuda/cuda_ops.h"
 #include "engine/core/strided.h"
 
 namespace engine {
@@ -50,8 +51,6 @@ void* Tensor::raw_data() const {
 
 // Converting element copy between any two dtypes, broadcasting src to dst's shape.
 void copy_(const Tensor& dst, const Tensor& src) {
-  check<ValueError>(dst.device().is_cpu() && src.device().is_cpu(),
-                    "[copy_] CPU copy between ", src.device().str(), " and ", dst.device().str());
   check<ShapeError>(src.dim() <= dst.dim(), "[copy_] cannot broadcast ", shape_str(src.shape()),
                     " to ", shape_str(dst.shape()));
   for (int64_t i = 0; i < src.dim(); ++i) {
@@ -59,6 +58,7 @@ void copy_(const Tensor& dst, const Tensor& src) {
     check<ShapeError>(s == d || s == 1, "[copy_] cannot broadcast ", shape_str(src.shape()), " to ",
                       shape_str(dst.shape()));
   }
+  if (!dst.device().is_cpu() || !src.device().is_cpu()) return cuda::copy_tensor(dst, src);
   auto plan = make_plan<2>(dst.shape(),
                            {dst.strides(), broadcast_strides(src.shape(), src.strides(), dst.shape())});
   dispatch(dst.dtype(), "copy_", [&]<typename D>() {
@@ -79,6 +79,7 @@ void copy_(const Tensor& dst, const Tensor& src) {
 }
 
 void fill_(const Tensor& dst, double value) {
+  if (!dst.device().is_cpu()) return cuda::fill_tensor(dst, value);
   dispatch(dst.dtype(), "fill_", [&]<typename T>() {
     T v = T(static_cast<std::conditional_t<std::is_same_v<T, bool>, bool, double>>(value));
     T* out = dst.data<T>();

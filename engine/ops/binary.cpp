@@ -6,6 +6,7 @@
 
 #include "engine/autograd/grad_mode.h"
 #include "engine/autograd/node.h"
+#include "engine/backend/cuda/cuda_ops.h"
 #include "engine/core/counters.h"
 #include "engine/core/strided.h"
 #include "engine/ops/convert.h"
@@ -22,10 +23,14 @@ namespace {
 // out = f(a, b) over the broadcast shape, computed in the promoted type (or bool output).
 template <typename F>
 Tensor map2(const char* op, const Tensor& a, const Tensor& b, F f, bool bool_out = false) {
-  check<NoKernelError>(a.device().is_cpu() && b.device().is_cpu(), "no ", a.device().str(),
-                       " kernel for ", op);
   NoGradGuard no_grad;  // the caller records the op; conversions here are internal
   DType dt = promote(a.dtype(), b.dtype()), ct = compute_dtype(dt);
+  if (!a.device().is_cpu() || !b.device().is_cpu()) {  // GPU: add/sub/mul/div only, f32 compute
+    check<NoKernelError>(!bool_out, "no ", (a.device().is_cpu() ? b : a).device().str(), " kernel for ", op);
+    Tensor out = cuda::binary(op, a, b);
+    count_kernel(op, out.numel());
+    return dt == out.dtype() ? out : to_dtype(out, dt);
+  }
   Tensor x = to_dtype(a, ct), y = to_dtype(b, ct);
   Shape shape = broadcast_shapes(x.shape(), y.shape(), op);
   Tensor out = empty(shape, bool_out ? DType::boolean : ct);

@@ -8,6 +8,7 @@
 #include "engine/autograd/node.h"
 #include "engine/backend/cpu/gemm.h"
 #include "engine/backend/cpu/reduce.h"
+#include "engine/backend/cuda/cuda_ops.h"
 #include "engine/ops/convert.h"
 #include "engine/ops/shape.h"
 
@@ -24,9 +25,20 @@ DType gemm_dtype(DType dt, const char* op) {
   return dt == DType::bf16 || dt == DType::f16 ? DType::f32 : dt;
 }
 
-void check_cpu(const char* op, std::initializer_list<Tensor> ts) {
+// GPU operands need a present device (cuda::matmul_into checks that all share it).
+void check_device(const char* op, std::initializer_list<Tensor> ts) {
   for (const Tensor& t : ts)
-    if (t.defined() && !t.device().is_cpu()) fail<NoKernelError>("no ", t.device().str(), " kernel for ", op);
+    if (t.defined() && !t.device().is_cpu()) cuda::require(op, t.device());
+}
+
+// The backend's GEMM for out's device: cuBLAS for a GPU, OpenBLAS otherwise.
+void matmul_into(const char* name, const Tensor& a, const Tensor& b, const Tensor& out, bool accumulate = false) {
+  if (out.device().is_cpu()) cpu::matmul_into(name, a, b, out, accumulate);
+  else cuda::matmul_into(name, a, b, out, accumulate);
+}
+
+Tensor sum_dims(const char* name, const Tensor& x, const std::vector<bool>& reduce) {
+  return x.device().is_cpu() ? cpu::sum_dims(name, x, reduce) : cuda::sum_dims(name, x, reduce);
 }
 
 Tensor mT(const Tensor& x) { return transpose(x, -2, -1); }
@@ -35,8 +47,8 @@ Tensor mT(const Tensor& x) { return transpose(x, -2, -1); }
 Tensor mm(const char* name, const Tensor& a, const Tensor& b, DType dt) {
   NoGradGuard no_grad;
   DType ct = gemm_dtype(dt, name);
-  Tensor c = empty({a.size(0), b.size(1)}, ct);
-  cpu::matmul_into(name, to_dtype(a, ct), to_dtype(b, ct), c);
+  Tensor c = empty({a.size(0), b.size(1)}, ct, a.device());
+  matmul_into(name, to_dtype(a, ct), to_dtype(b, ct), c);
   return to_dtype(c, dt);
 }
 
@@ -47,10 +59,10 @@ Tensor matmul_nd(const Tensor& a, const Tensor& b) {
   shape.push_back(a.size(-2));
   shape.push_back(b.size(-1));
   DType dt = promote(a.dtype(), b.dtype()), ct = gemm_dtype(dt, "matmul");
-  Tensor out = empty(shape, ct);
+  Tensor out = empty(shape, ct, a.device());
   {
     NoGradGuard no_grad;
-    cpu::matmul_into("matmul", to_dtype(a, ct), to_dtype(b, ct), out);
+    matmul_into("matmul", to_dtype(a, ct), to_dtype(b, ct), out);
     out = to_dtype(out, dt);
   }
   Recorder rec("matmul", {a, b});
@@ -77,7 +89,7 @@ Tensor matmul_nd(const Tensor& a, const Tensor& b) {
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
-  check_cpu("matmul", {a, b});
+  check_device("matmul", {a, b});
   check<ShapeError>(a.dim() >= 1 && b.dim() >= 1, "[matmul] needs operands of at least 1 dim: ",
                     shape_str(a.shape()), " @ ", shape_str(b.shape()));
   int64_t k_b = b.dim() == 1 ? b.size(0) : b.size(-2);
@@ -91,7 +103,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, WeightLayout layout) {
-  check_cpu("linear", {x, weight, bias});
+  check_device("linear", {x, weight, bias});
   const bool out_in = layout == WeightLayout::out_in;
   check<ShapeError>(weight.dim() == 2 && x.dim() >= 1, "[linear] expects x [..., in] and a 2-d weight; got x ",
                     shape_str(x.shape()), ", weight ", shape_str(weight.shape()));
@@ -111,9 +123,9 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, WeightL
     NoGradGuard no_grad;
     Tensor x2 = reshape(to_dtype(x, ct), {-1, in});                      // [N, in]
     Tensor w = to_dtype(weight, ct), wt = out_in ? transpose(w, 0, 1) : w;  // [in, out] view
-    Tensor y2 = empty({x2.size(0), out}, ct);                            // [N, out]
+    Tensor y2 = empty({x2.size(0), out}, ct, x.device());                // [N, out]
     if (bias.defined()) copy_(y2, to_dtype(bias, ct));  // the GEMM accumulates onto the bias rows
-    cpu::matmul_into("linear", x2, wt, y2, bias.defined());
+    matmul_into("linear", x2, wt, y2, bias.defined());
     y = to_dtype(reshape(y2, y_shape), dt);
   }
   Recorder rec("linear", {x, weight, bias});
@@ -136,7 +148,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, WeightL
     }
     if (n.needs(2)) {
       DType ct2 = gemm_dtype(g2.dtype(), "linear.db");
-      gb = to_dtype(cpu::sum_dims("linear.db", to_dtype(g2, ct2), {true, false}), dbias);
+      gb = to_dtype(sum_dims("linear.db", to_dtype(g2, ct2), {true, false}), dbias);
     }
     return {gx, gw, gb};
   });

@@ -6,6 +6,7 @@
 #include "engine/autograd/grad_mode.h"
 #include "engine/autograd/node.h"
 #include "engine/backend/cpu/rowwise.h"
+#include "engine/backend/cuda/cuda_ops.h"
 #include "engine/core/counters.h"
 #include "engine/ops/convert.h"
 
@@ -31,24 +32,29 @@ const T* ptr_or_null(const Tensor& t) { return t.defined() ? t.data<T>() : nullp
 template <class T>
 T* mut_ptr_or_null(const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; }
 
-void check_cpu(const Tensor& x, const char* op) {
-  check<NoKernelError>(x.device().is_cpu(), "no ", x.device().str(), " kernel for ", op);
+// A GPU tensor needs a present device; the op then runs the kernels of backend/cuda.
+void check_device(const Tensor& x, const char* op) {
+  if (!x.device().is_cpu()) cuda::require(op, x.device());
 }
 
 Tensor softmax_impl(const Tensor& x_in, int64_t dim_in, bool log) {
   const char* op = log ? "log_softmax" : "softmax";
-  check_cpu(x_in, op);
+  check_device(x_in, op);
   check<ShapeError>(x_in.dim() >= 1, "[", op, "] expects at least 1 dim, got a scalar");
   const int64_t dim = wrap_dim(dim_in, x_in.dim(), op);
   const DType ct = float_compute_dtype(x_in.dtype());
   Tensor x = rows_of(x_in, ct, dim);  // (..., C) with `dim` last
   const int64_t C = x.size(-1), R = C ? x.numel() / C : 0;
-  Tensor y = empty(x.shape(), ct);
+  Tensor y = empty(x.shape(), ct, x.device());
   count_kernel(op, 5 * x.numel());
-  dispatch_compute(ct, op, [&]<typename T>() {
-    if (log) cpu::log_softmax_forward<T>(x.data<T>(), y.data<T>(), R, C);
-    else cpu::softmax_forward<T>(x.data<T>(), y.data<T>(), R, C);
-  });
+  if (!x.device().is_cpu()) {
+    cuda::softmax_forward(x, y, log);
+  } else {
+    dispatch_compute(ct, op, [&]<typename T>() {
+      if (log) cpu::log_softmax_forward<T>(x.data<T>(), y.data<T>(), R, C);
+      else cpu::softmax_forward<T>(x.data<T>(), y.data<T>(), R, C);
+    });
+  }
   Tensor out = rows_of(y, x_in.dtype(), dim).contiguous();  // back to x's layout and dtype
   autograd::Recorder rec(op, {x_in});
   if (!rec) return out;
@@ -56,9 +62,13 @@ Tensor softmax_impl(const Tensor& x_in, int64_t dim_in, bool log) {
   return rec.finish(out, [op, dim, log](const Tensor& g_in, autograd::Node& n) -> std::vector<Tensor> {
     const Tensor& y = n.saved[0];
     Tensor g = rows_of(g_in, y.dtype(), dim);
-    Tensor gx = empty(y.shape(), y.dtype());
+    Tensor gx = empty(y.shape(), y.dtype(), y.device());
     const int64_t C = y.size(-1), R = C ? y.numel() / C : 0;
     count_kernel(op, 3 * y.numel());
+    if (!y.device().is_cpu()) {
+      cuda::softmax_backward(y, g, gx, log);
+      return {rows_of(gx, n.out_dtype, dim)};
+    }
     dispatch_compute(y.dtype(), op, [&]<typename T>() {
       if (log) cpu::log_softmax_backward<T>(y.data<T>(), g.data<T>(), gx.data<T>(), R, C);
       else cpu::softmax_backward<T>(y.data<T>(), g.data<T>(), gx.data<T>(), R, C);
@@ -70,7 +80,7 @@ Tensor softmax_impl(const Tensor& x_in, int64_t dim_in, bool log) {
 // layer_norm (center) and rms_norm (!center): one body, as in the kernels.
 Tensor norm_impl(const char* op, const Tensor& x_in, const Tensor& w_in, const Tensor& b_in,
                  double eps, bool center) {
-  check_cpu(x_in, op);
+  check_device(x_in, op);
   check<ShapeError>(x_in.dim() >= 1, "[", op, "] expects at least 1 dim, got a scalar");
   const int64_t C = x_in.size(-1);
   for (const Tensor* p : {&w_in, &b_in})
@@ -83,11 +93,13 @@ Tensor norm_impl(const char* op, const Tensor& x_in, const Tensor& w_in, const T
   autograd::Recorder rec(op, {x_in, w_in, b_in});
   // Statistics are kept only when some gradient needs them (gx or dweight).
   const bool keep_stats = rec && (rec.needs(0) || rec.needs(1));
-  Tensor mean = keep_stats && center ? empty({R}, ct) : Tensor{};
-  Tensor rstd = keep_stats ? empty({R}, ct) : Tensor{};
-  Tensor y = empty(x.shape(), ct);
+  const Device dev = x.device();
+  Tensor mean = keep_stats && center ? empty({R}, ct, dev) : Tensor{};
+  Tensor rstd = keep_stats ? empty({R}, ct, dev) : Tensor{};
+  Tensor y = empty(x.shape(), ct, dev);
   count_kernel(op, 8 * x.numel());
-  dispatch_compute(ct, op, [&]<typename T>() {
+  if (!dev.is_cpu()) cuda::norm_forward(x, w, b, eps, y, mean, rstd, center);
+  else dispatch_compute(ct, op, [&]<typename T>() {
     if (center)
       cpu::layer_norm_forward<T>(x.data<T>(), ptr_or_null<T>(w), ptr_or_null<T>(b), eps,
                                  y.data<T>(), mut_ptr_or_null<T>(mean), mut_ptr_or_null<T>(rstd), R, C);
@@ -104,11 +116,13 @@ Tensor norm_impl(const char* op, const Tensor& x_in, const Tensor& w_in, const T
     const DType ct = float_compute_dtype(n.out_dtype);
     Tensor g = rows_of(g_in, ct);
     const int64_t C = g.size(-1), R = C ? g.numel() / C : 0;
-    Tensor gx = n.needs(0) ? empty(g.shape(), ct) : Tensor{};
-    Tensor dw = n.needs(1) ? empty({C}, ct) : Tensor{};
-    Tensor db = n.needs(2) ? empty({C}, ct) : Tensor{};
+    const Device dev = g.device();
+    Tensor gx = n.needs(0) ? empty(g.shape(), ct, dev) : Tensor{};
+    Tensor dw = n.needs(1) ? empty({C}, ct, dev) : Tensor{};
+    Tensor db = n.needs(2) ? empty({C}, ct, dev) : Tensor{};
     count_kernel(op, 8 * g.numel());
-    dispatch_compute(ct, op, [&]<typename T>() {
+    if (!dev.is_cpu()) cuda::norm_backward(x, w, mean, rstd, g, gx, dw, db, center);
+    else dispatch_compute(ct, op, [&]<typename T>() {
       if (center)
         cpu::layer_norm_backward<T>(ptr_or_null<T>(x), ptr_or_null<T>(w), ptr_or_null<T>(mean),
                                     ptr_or_null<T>(rstd), g.data<T>(), mut_ptr_or_null<T>(gx),

@@ -6,6 +6,7 @@
 #include "engine/autograd/grad_mode.h"
 #include "engine/autograd/node.h"
 #include "engine/backend/cpu/reduce.h"
+#include "engine/backend/cuda/cuda_ops.h"
 #include "engine/core/counters.h"
 #include "engine/ops/binary.h"
 #include "engine/ops/convert.h"
@@ -20,7 +21,7 @@ namespace {
 
 // One flag per dim of x: reduce it? Empty `dims` reduces every dim.
 std::vector<bool> reduce_flags(const Tensor& x, const std::vector<int64_t>& dims, const char* op) {
-  check<NoKernelError>(x.device().is_cpu(), "no ", x.device().str(), " kernel for ", op);
+  if (!x.device().is_cpu()) cuda::require(op, x.device());
   std::vector<bool> flags(size_t(x.dim()), dims.empty());
   for (int64_t d : dims) {
     int64_t w = wrap_dim(d, x.dim(), op);
@@ -53,7 +54,9 @@ Tensor scaled_sum(const char* op, const Tensor& x, const std::vector<bool>& flag
                   double scale) {
   NoGradGuard no_grad;
   DType ct = is_half(x.dtype()) ? DType::f32 : is_floating(x.dtype()) ? x.dtype() : DType::i64;
-  Tensor out = cpu::sum_dims(op, to_dtype(x, ct), flags).view(reduced_shape(x.shape(), flags, keepdim));
+  Tensor xc = to_dtype(x, ct);
+  Tensor summed = x.device().is_cpu() ? cpu::sum_dims(op, xc, flags) : cuda::sum_dims(op, xc, flags);
+  Tensor out = summed.view(reduced_shape(x.shape(), flags, keepdim));
   if (scale != 1.0) out = mul(out, scale);
   return is_half(x.dtype()) ? to_dtype(out, x.dtype()) : out;
 }
@@ -85,6 +88,7 @@ Tensor scatter_along(const Tensor& g, const Tensor& idx, const Shape& in, int64_
 
 // Max over the flagged dims (compute in f32 for half, i64 for bool); no autograd.
 cpu::MaxOut max_kernel(const char* op, const Tensor& x, const std::vector<bool>& flags) {
+  check<NoKernelError>(x.device().is_cpu(), "no ", x.device().str(), " kernel for ", op);
   NoGradGuard no_grad;
   DType dt = x.dtype();
   DType ct = is_half(dt) ? DType::f32 : dt == DType::boolean ? DType::i64 : dt;

@@ -6,6 +6,7 @@
 #include "engine/autograd/grad_mode.h"
 #include "engine/autograd/node.h"
 #include "engine/backend/cpu/simd_unary.h"
+#include "engine/backend/cuda/cuda_ops.h"
 #include "engine/core/counters.h"
 #include "engine/ops/convert.h"
 
@@ -22,13 +23,17 @@ Tensor compute_view(const Tensor& x) {
 
 Tensor forward(Unary op, const Tensor& x_in) {
   const char* name = cpu::unary_name(op);
-  check<NoKernelError>(x_in.device().is_cpu(), "no ", x_in.device().str(), " kernel for ", name);
+  if (!x_in.device().is_cpu()) cuda::require(name, x_in.device());
   Tensor x = compute_view(x_in);
-  Tensor y = empty(x.shape(), x.dtype());
+  Tensor y = empty(x.shape(), x.dtype(), x.device());
   count_kernel(name, x.numel());
-  dispatch_compute(x.dtype(), name, [&]<typename T>() {
-    cpu::unary_forward<T>(op, x.data<T>(), y.data<T>(), x.numel());
-  });
+  if (!x.device().is_cpu()) {
+    cuda::unary_forward(op, x, y);
+  } else {
+    dispatch_compute(x.dtype(), name, [&]<typename T>() {
+      cpu::unary_forward<T>(op, x.data<T>(), y.data<T>(), x.numel());
+    });
+  }
   if (y.dtype() == x_in.dtype()) return y;
   NoGradGuard no_grad;
   return to_dtype(y, x_in.dtype());
@@ -50,13 +55,17 @@ Tensor apply(Unary op, const Tensor& x_in) {
       NoGradGuard no_grad;
       g = to_dtype(g_in, ct).contiguous();
     }
-    Tensor gx = empty(g.shape(), ct);
+    Tensor gx = empty(g.shape(), ct, g.device());
     count_kernel(name, g.numel());
-    dispatch_compute(ct, name, [&]<typename T>() {
-      cpu::unary_backward<T>(op, x.defined() ? x.data<T>() : nullptr,
-                             y.defined() ? y.data<T>() : nullptr, g.data<T>(), gx.data<T>(),
-                             g.numel());
-    });
+    if (!g.device().is_cpu()) {
+      cuda::unary_backward(op, x, y, g, gx);
+    } else {
+      dispatch_compute(ct, name, [&]<typename T>() {
+        cpu::unary_backward<T>(op, x.defined() ? x.data<T>() : nullptr,
+                               y.defined() ? y.data<T>() : nullptr, g.data<T>(), gx.data<T>(),
+                               g.numel());
+      });
+    }
     if (gx.dtype() == n.out_dtype) return {gx};
     NoGradGuard no_grad;
     return {to_dtype(gx, n.out_dtype)};
