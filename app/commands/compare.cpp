@@ -33,12 +33,7 @@ void run(CompareArgs& args) {
   engine::check<engine::ValueError>(!task.train.empty(), "[compare] ", args.train, " holds no example");
   engine::check<engine::ValueError>(!task.test.empty(), "[compare] ", args.test, " holds no example");
   std::vector<study::MethodSpec> methods = study::select_methods(args.methods);
-  for (const std::string& o : args.lr_overrides) {
-    const auto eq = o.find('=');
-    engine::check<engine::ValueError>(eq != std::string::npos, "[compare] --lr expects method=value, got '", o, "'");
-    for (auto& m : methods)
-      if (m.label == o.substr(0, eq)) m.lr = std::stod(o.substr(eq + 1));
-  }
+  study::apply_lr_overrides(methods, args.lr_overrides);
   args.o.output_dir = args.out;
   const auto results = study::compare(task, methods, args.o);
   std::cout << study::results_table(results) << "wrote " << args.out << "/results.json, results.txt, loss_curves.svg, "

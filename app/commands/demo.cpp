@@ -34,17 +34,6 @@ struct DemoArgs {
   std::vector<std::string> lr_overrides;  // "label=lr"
 };
 
-// --lr lora=0.01 sets one method's learning rate.
-void apply_lr_overrides(std::vector<study::MethodSpec>& methods, const std::vector<std::string>& overrides) {
-  for (const std::string& o : overrides) {
-    const auto eq = o.find('=');
-    engine::check<engine::ValueError>(eq != std::string::npos, "[demo] --lr expects method=value, got '", o, "'");
-    bool found = false;
-    for (auto& m : methods)
-      if (m.label == o.substr(0, eq)) m.lr = std::stod(o.substr(eq + 1)), found = true;
-    engine::check<engine::KeyError>(found, "[demo] --lr names no selected method: '", o, "'");
-  }
-}
 
 bool has_checkpoint(const fs::path& dir) {
   return fs::exists(dir / "config.json") && fs::exists(dir / "model.safetensors");
@@ -92,7 +81,7 @@ void run(const DemoArgs& args) {
   o.output_dir = fs::path(args.work_dir) / "compare";
   o.progress = !args.no_progress;
   std::vector<study::MethodSpec> methods = study::select_methods(args.methods);
-  apply_lr_overrides(methods, args.lr_overrides);
+  study::apply_lr_overrides(methods, args.lr_overrides);
   const std::vector<study::MethodResult> results = study::compare(task, methods, o);
   std::cout << "step 3/3: results (" << args.steps << " steps of " << args.batch_size << " examples each)\n\n"
             << study::results_table(results) << "\n";

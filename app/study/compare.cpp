@@ -11,7 +11,6 @@
 #include "app/train/trainer.h"
 #include "engine/engine.h"
 #include "models/generation/generation_config.h"
-#include "models/loading/checkpoint.h"
 #include "models/tokenizers/tokenizer.h"
 #include "peft/core/registry.h"
 
@@ -49,6 +48,17 @@ std::vector<MethodSpec> select_methods(const std::string& comma_list) {
   return out;
 }
 
+void apply_lr_overrides(std::vector<MethodSpec>& methods, const std::vector<std::string>& overrides) {
+  for (const std::string& o : overrides) {
+    const auto eq = o.find('=');
+    engine::check<engine::ValueError>(eq != std::string::npos, "[compare] --lr expects method=value, got '", o, "'");
+    bool found = false;
+    for (auto& m : methods)
+      if (m.label == o.substr(0, eq)) m.lr = std::stod(o.substr(eq + 1)), found = true;
+    engine::check<engine::KeyError>(found, "[compare] --lr names no selected method: '", o, "'");
+  }
+}
+
 json MethodResult::to_json() const {
   json curve = json::array();
   for (const auto& [step, loss] : loss_curve) curve.push_back({step, loss});
@@ -76,39 +86,6 @@ std::vector<std::pair<int64_t, double>> read_loss_curve(const fs::path& metrics_
   return curve;
 }
 
-// The model, wrapped for the method: full fine-tuning trains the base itself (through a
-// PeftModel with no adapter whose base is un-frozen, so evaluation code is shared).
-std::shared_ptr<peft::PeftModel> prepare_model(const Task& task, const MethodSpec& spec, uint64_t seed) {
-  auto model = std::make_shared<peft::PeftModel>(models::load_pretrained(task.base));
-  if (spec.preset == "full") {
-    model->base().requires_grad_(true);
-    return model;
-  }
-  json overrides = spec.overrides;
-  overrides["task_type"] = "CAUSAL_LM";
-  model->add_adapter("default", peft::make_config(spec.preset, overrides), seed);
-  return model;
-}
-
-// Full fine-tuning's target: the PeftModel holds no adapter, so its trainable parameters are
-// the base's own.
-class FullTarget : public train::PeftTarget {
- public:
-  using PeftTarget::PeftTarget;
-  train::NamedTensors trainable_parameters() override {
-    train::NamedTensors out;
-    for (auto& [name, p] : peft_model().base().named_parameters())
-      if (p.requires_grad()) out.emplace_back(name, p);
-    return out;
-  }
-  void save_trainable(const fs::path& dir) const override {
-    models::save_pretrained(const_cast<FullTarget*>(this)->peft_model().base(), dir);
-  }
-  void load_trainable(const fs::path& dir) override {
-    models::load_weights(peft_model().base(), models::read_checkpoint(dir), true, dir.string());
-  }
-};
-
 }  // namespace
 
 MethodResult run_method(const Task& task, const MethodSpec& spec, const CompareOptions& o) {
@@ -117,17 +94,27 @@ MethodResult run_method(const Task& task, const MethodSpec& spec, const CompareO
   const fs::path run_dir = o.output_dir / spec.label;
   fs::remove_all(run_dir);  // a comparison always trains from the base (no stale resume)
   engine::reset_peak_memory();
-  std::shared_ptr<peft::PeftModel> model = prepare_model(task, spec, o.seed);
-  std::unique_ptr<train::PeftTarget> target =
-      spec.preset == "full" ? std::make_unique<FullTarget>(model) : std::make_unique<train::PeftTarget>(model);
-  r.trainable = model->num_trainable_parameters();
-  r.all_params = model->num_all_parameters();
+  models::ModelPtr base = models::load_pretrained(task.base);
+  std::shared_ptr<peft::PeftModel> model;  // also what evaluation runs through
+  std::unique_ptr<train::TrainTarget> target;
+  if (spec.preset == "full") {
+    target = std::make_unique<train::FullFineTune>(base);
+    r.trainable = r.all_params = base->num_parameters();
+  } else {
+    model = std::make_shared<peft::PeftModel>(base);
+    json overrides = spec.overrides;
+    overrides["task_type"] = "CAUSAL_LM";
+    model->add_adapter("default", peft::make_config(spec.preset, overrides), o.seed);
+    target = std::make_unique<train::PeftTarget>(model);
+    r.trainable = model->num_trainable_parameters();
+    r.all_params = model->num_all_parameters();
+  }
 
   auto tokenizer = models::load_tokenizer(task.base);
   const int64_t pad = tokenizer->pad_id().value_or(tokenizer->eos_id().value_or(0));
   train::CausalLmFormat format;
   // What the positions allow, less room for virtual tokens (prompt/prefix methods shift positions).
-  format.max_length = size_t(model->base().config().value("n_positions", 1024)) - 32;  // 256 - 32 for the demo base
+  format.max_length = size_t(base->config().value("n_positions", 1024)) - 32;  // 256 - 32 for the demo base
   auto features = std::make_shared<std::vector<train::Features>>(train::data_to_text_features(*tokenizer, task.train, format));
   train::Dataset data = train::features_dataset(features, train::TaskKind::causal_lm, pad, size_t(o.batch_size), 8);
 
@@ -142,6 +129,7 @@ MethodResult run_method(const Task& task, const MethodSpec& spec, const CompareO
   r.peak_mb = double(engine::memory_stats().peak) / (1 << 20);
   r.final_loss = trained.last_loss;
   r.loss_curve = read_loss_curve(run_dir / "metrics.jsonl");
+  if (!model) model = std::make_shared<peft::PeftModel>(base);  // full fine-tuning: no adapter, trained base
 
   models::generation::GenerationConfig gen = models::generation::default_generation_config(model->base().config(), task.base);
   gen.max_new_tokens = o.max_new_tokens;

@@ -31,6 +31,10 @@ std::vector<MethodSpec> default_methods();
 // Picks methods by label from default_methods() ("all" = every one); KeyError naming the known labels.
 std::vector<MethodSpec> select_methods(const std::string& comma_list);
 
+// `--lr lora=0.01`: sets a selected method's learning rate. ValueError without "=", KeyError
+// when no selected method has that label.
+void apply_lr_overrides(std::vector<MethodSpec>& methods, const std::vector<std::string>& overrides);
+
 struct CompareOptions {
   int64_t steps = 300, batch_size = 16;
   size_t eval_records = 100;       // held-out records scored by generation (0 = all)

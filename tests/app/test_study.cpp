@@ -71,3 +71,16 @@ TEST(Study, UnknownMethodListsTheKnownOnes) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Study, LearningRateOverrides) {
+  auto methods = app::study::select_methods("full,lora");
+  app::study::apply_lr_overrides(methods, {"lora=0.25"});
+  EXPECT_EQ(methods[1].lr, 0.25);
+  EXPECT_NE(methods[0].lr, 0.25);
+  EXPECT_THROW(app::study::apply_lr_overrides(methods, {"lora"}), engine::ValueError);
+  EXPECT_THROW(app::study::apply_lr_overrides(methods, {"prefix=0.1"}), engine::KeyError);  // not selected
+}
+
+}  // namespace

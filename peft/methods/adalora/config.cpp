@@ -8,20 +8,7 @@ namespace peft::adalora {
 using engine::ConfigError;
 
 void AdaLoraConfig::fields(ConfigFields& f) {
-  TunerConfig::fields(f);
-  f("r", r);
-  f("lora_alpha", lora_alpha);
-  f("lora_dropout", lora_dropout);
-  f("fan_in_fan_out", fan_in_fan_out);
-  f("bias", bias);
-  f("use_rslora", use_rslora);
-  f("init_lora_weights", init_lora_weights);
-  f("alpha_pattern", alpha_pattern);
-  f("use_dora", use_dora);
-  f("megatron_config", megatron_config);
-  f("megatron_core", megatron_core);
-  f("loftq_config", loftq_config);
-  f("layer_replication", layer_replication);
+  lora::LoraCommonConfig::fields(f);
   f("target_r", target_r);
   f("init_r", init_r);
   f("tinit", tinit);

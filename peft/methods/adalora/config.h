@@ -4,25 +4,13 @@
 #include <optional>
 #include <string>
 
-#include "peft/core/config.h"
+#include "peft/methods/lora/config.h"
 
 namespace peft::adalora {
 
-struct AdaLoraConfig : TunerConfig {
-  // ---- LoraConfig's fields
-  int64_t r = 8;  // unused by AdaLoRA (PEFT keeps it in the file)
-  double lora_alpha = 8;
-  double lora_dropout = 0.0;
-  bool fan_in_fan_out = false;  // forced true for GPT-2 Conv1D, as PEFT does
-  std::string bias = "none";    // only "none" is supported
-  bool use_rslora = false;
-  json init_lora_weights = true;  // true: E = 0, A, B ~ N(0, 0.02); false: all N(0, 1)
-  std::map<std::string, double> alpha_pattern;
-  bool use_dora = false;
-  json megatron_config = nullptr;
-  std::string megatron_core = "megatron.core";
-  json loftq_config = json::object();
-  json layer_replication = nullptr;
+// LoraCommonConfig's fields as PEFT writes them (`r` is unused: `init_r` is the starting rank;
+// only bias "none" is supported; init_lora_weights true: E = 0, A, B ~ N(0, 0.02), false: N(0, 1)).
+struct AdaLoraConfig : lora::LoraCommonConfig {
   // ---- AdaLoRA
   int64_t target_r = 8;  // average rank per layer at the end
   int64_t init_r = 12;   // rank per layer at the start

@@ -10,7 +10,7 @@ namespace peft::lora {
 
 using engine::ConfigError;
 
-void LoraConfig::fields(ConfigFields& f) {
+void LoraCommonConfig::fields(ConfigFields& f) {
   TunerConfig::fields(f);
   f("r", r);
   f("lora_alpha", lora_alpha);
@@ -19,14 +19,18 @@ void LoraConfig::fields(ConfigFields& f) {
   f("bias", bias);
   f("use_rslora", use_rslora);
   f("init_lora_weights", init_lora_weights);
-  f("rank_pattern", rank_pattern);
   f("alpha_pattern", alpha_pattern);
   f("use_dora", use_dora);
-  f("lora_bias", lora_bias);
   f("megatron_config", megatron_config);
   f("megatron_core", megatron_core);
   f("loftq_config", loftq_config);
   f("layer_replication", layer_replication);
+}
+
+void LoraConfig::fields(ConfigFields& f) {
+  LoraCommonConfig::fields(f);
+  f("rank_pattern", rank_pattern);
+  f("lora_bias", lora_bias);
   // Written only when set, so files stay identical to PEFT's for plain LoRA.
   if (f.reading() || !quantize_base.empty()) f("quantize_base", quantize_base);
 }

@@ -1,4 +1,6 @@
 // LoRA's config (PEFT's LoraConfig, tuners/lora/config.py): field names and defaults as PEFT.
+// LoraCommonConfig holds the fields AdaLoRA's config inherits too (PEFT's AdaLoraConfig
+// extends LoraConfig), so both read and write them through one list.
 #pragma once
 #include <map>
 #include <string>
@@ -7,7 +9,7 @@
 
 namespace peft::lora {
 
-struct LoraConfig : TunerConfig {
+struct LoraCommonConfig : TunerConfig {
   int64_t r = 8;
   double lora_alpha = 8;
   double lora_dropout = 0.0;
@@ -17,17 +19,22 @@ struct LoraConfig : TunerConfig {
   // true (Kaiming-uniform A, zero B) | false (B random too: a non-identity start, for tests)
   // | "gaussian" | "pissa" | "pissa_niter_<k>" | "olora"; kept as JSON (bool or string).
   json init_lora_weights = true;
-  std::map<std::string, double> rank_pattern;   // regex -> r
   std::map<std::string, double> alpha_pattern;  // regex -> alpha
   bool use_dora = false;
-  bool lora_bias = false;  // a trainable bias on lora_B
-  // QLoRA (peft.cpp's extension; PEFT gets it from bitsandbytes' quantization_config):
-  // "" | "nf4" | "int8" — the frozen base weights of the targets are quantized.
-  std::string quantize_base;
   json megatron_config = nullptr;
   std::string megatron_core = "megatron.core";
   json loftq_config = json::object();
   json layer_replication = nullptr;
+
+  void fields(ConfigFields& f) override;
+};
+
+struct LoraConfig : LoraCommonConfig {
+  std::map<std::string, double> rank_pattern;  // regex -> r
+  bool lora_bias = false;  // a trainable bias on lora_B
+  // QLoRA (peft.cpp's extension; PEFT gets it from bitsandbytes' quantization_config):
+  // "" | "nf4" | "int8" — the frozen base weights of the targets are quantized.
+  std::string quantize_base;
 
   LoraConfig() { peft_type = "LORA"; }
   void fields(ConfigFields& f) override;
