@@ -1,5 +1,6 @@
 // Binary elementwise ops: one broadcasting kernel (map2) parameterised by a functor, and
-// each op's vjp beside it. Half types compute in f32 and round once at the end.
+// each op's vjp beside it. Half types compute in f32 and round once at the end. GPU tensors
+// run the same ops on backend/cuda's binary/compare/where kernels.
 #include "engine/ops/binary.h"
 
 #include <cmath>
@@ -25,11 +26,10 @@ template <typename F>
 Tensor map2(const char* op, const Tensor& a, const Tensor& b, F f, bool bool_out = false) {
   NoGradGuard no_grad;  // the caller records the op; conversions here are internal
   DType dt = promote(a.dtype(), b.dtype()), ct = compute_dtype(dt);
-  if (!a.device().is_cpu() || !b.device().is_cpu()) {  // GPU: add/sub/mul/div only, f32 compute
-    check<NoKernelError>(!bool_out, "no ", (a.device().is_cpu() ? b : a).device().str(), " kernel for ", op);
-    Tensor out = cuda::binary(op, a, b);
+  if (!a.device().is_cpu() || !b.device().is_cpu()) {  // GPU: in dt's storage, f32 compute for halves
+    Tensor out = bool_out ? cuda::compare(op, a, b) : cuda::binary(op, a, b);
     count_kernel(op, out.numel());
-    return dt == out.dtype() ? out : to_dtype(out, dt);
+    return out;
   }
   Tensor x = to_dtype(a, ct), y = to_dtype(b, ct);
   Shape shape = broadcast_shapes(x.shape(), y.shape(), op);
@@ -195,8 +195,12 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   Tensor c = to_dtype(cond, DType::boolean);
   Shape shape = broadcast_shapes(broadcast_shapes(c.shape(), a.shape(), "where"), b.shape(), "where");
   DType dt = promote(a.dtype(), b.dtype());
-  Tensor out = empty(shape, dt);
-  {
+  Tensor out;
+  if (!c.device().is_cpu() || !a.device().is_cpu() || !b.device().is_cpu()) {
+    out = cuda::where(c, a, b);
+    count_kernel("where", out.numel());
+  } else {
+    out = empty(shape, dt);
     NoGradGuard no_grad;
     copy_(out, b);
     Tensor picked = empty(shape, dt);

@@ -1,6 +1,7 @@
 // softmax / log_softmax / layer_norm / rms_norm and their vjps (see normalization.h). Each op
 // brings its input to contiguous rows of its compute dtype (f32, or f64 for f64; half types
-// upcast), runs one row kernel, and saves only what the needed gradients read.
+// upcast on the CPU, read in place by the GPU kernels), runs one row kernel, and saves only
+// what the needed gradients read.
 #include "engine/ops/normalization.h"
 
 #include "engine/autograd/grad_mode.h"
@@ -8,6 +9,7 @@
 #include "engine/backend/cpu/rowwise.h"
 #include "engine/backend/cuda/cuda_ops.h"
 #include "engine/core/counters.h"
+#include "engine/ops/autocast.h"
 #include "engine/ops/convert.h"
 
 namespace engine {
@@ -37,12 +39,19 @@ void check_device(const Tensor& x, const char* op) {
   if (!x.device().is_cpu()) cuda::require(op, x.device());
 }
 
+// The dtype the row kernels read and write: the CPU computes in f32/f64 (half types upcast);
+// the GPU kernels read bf16/f16 rows in place (f32 compute, one rounding per result).
+DType row_dtype(DType dt, Device dev) {
+  if (!dev.is_cpu() && (dt == DType::bf16 || dt == DType::f16)) return dt;
+  return float_compute_dtype(dt);
+}
+
 Tensor softmax_impl(const Tensor& x_in, int64_t dim_in, bool log) {
   const char* op = log ? "log_softmax" : "softmax";
   check_device(x_in, op);
   check<ShapeError>(x_in.dim() >= 1, "[", op, "] expects at least 1 dim, got a scalar");
   const int64_t dim = wrap_dim(dim_in, x_in.dim(), op);
-  const DType ct = float_compute_dtype(x_in.dtype());
+  const DType ct = row_dtype(x_in.dtype(), x_in.device());
   Tensor x = rows_of(x_in, ct, dim);  // (..., C) with `dim` last
   const int64_t C = x.size(-1), R = C ? x.numel() / C : 0;
   Tensor y = empty(x.shape(), ct, x.device());
@@ -87,15 +96,16 @@ Tensor norm_impl(const char* op, const Tensor& x_in, const Tensor& w_in, const T
     if (p->defined() && p->shape() != Shape{C})
       fail<ShapeError>("[", op, "] weight/bias must be [", C, "] for input ",
                        shape_str(x_in.shape()), ", got ", shape_str(p->shape()));
-  const DType ct = float_compute_dtype(x_in.dtype());
-  Tensor x = rows_of(x_in, ct), w = rows_of(w_in, ct), b = rows_of(b_in, ct);
+  const DType ct = row_dtype(x_in.dtype(), x_in.device());
+  const DType pt = float_compute_dtype(x_in.dtype());  // γ, β and the statistics: f32 on a GPU
+  Tensor x = rows_of(x_in, ct), w = rows_of(w_in, pt), b = rows_of(b_in, pt);
   const int64_t R = C ? x.numel() / C : 0;
   autograd::Recorder rec(op, {x_in, w_in, b_in});
   // Statistics are kept only when some gradient needs them (gx or dweight).
   const bool keep_stats = rec && (rec.needs(0) || rec.needs(1));
   const Device dev = x.device();
-  Tensor mean = keep_stats && center ? empty({R}, ct, dev) : Tensor{};
-  Tensor rstd = keep_stats ? empty({R}, ct, dev) : Tensor{};
+  Tensor mean = keep_stats && center ? empty({R}, pt, dev) : Tensor{};
+  Tensor rstd = keep_stats ? empty({R}, pt, dev) : Tensor{};
   Tensor y = empty(x.shape(), ct, dev);
   count_kernel(op, 8 * x.numel());
   if (!dev.is_cpu()) cuda::norm_forward(x, w, b, eps, y, mean, rstd, center);
@@ -113,13 +123,13 @@ Tensor norm_impl(const char* op, const Tensor& x_in, const Tensor& w_in, const T
   const DType wdt = w_in.defined() ? w_in.dtype() : ct, bdt = b_in.defined() ? b_in.dtype() : ct;
   return rec.finish(out, [op, center, wdt, bdt](const Tensor& g_in, autograd::Node& n) -> std::vector<Tensor> {
     const Tensor &x = n.saved[0], &w = n.saved[1], &mean = n.saved[2], &rstd = n.saved[3];
-    const DType ct = float_compute_dtype(n.out_dtype);
+    const DType ct = row_dtype(n.out_dtype, g_in.device()), pt = float_compute_dtype(n.out_dtype);
     Tensor g = rows_of(g_in, ct);
     const int64_t C = g.size(-1), R = C ? g.numel() / C : 0;
     const Device dev = g.device();
     Tensor gx = n.needs(0) ? empty(g.shape(), ct, dev) : Tensor{};
-    Tensor dw = n.needs(1) ? empty({C}, ct, dev) : Tensor{};
-    Tensor db = n.needs(2) ? empty({C}, ct, dev) : Tensor{};
+    Tensor dw = n.needs(1) ? empty({C}, pt, dev) : Tensor{};
+    Tensor db = n.needs(2) ? empty({C}, pt, dev) : Tensor{};
     count_kernel(op, 8 * g.numel());
     if (!dev.is_cpu()) cuda::norm_backward(x, w, mean, rstd, g, gx, dw, db, center);
     else dispatch_compute(ct, op, [&]<typename T>() {
@@ -138,15 +148,16 @@ Tensor norm_impl(const char* op, const Tensor& x_in, const Tensor& w_in, const T
 
 }  // namespace
 
-Tensor softmax(const Tensor& x, int64_t dim) { return softmax_impl(x, dim, false); }
-Tensor log_softmax(const Tensor& x, int64_t dim) { return softmax_impl(x, dim, true); }
+// Under autocast (ops/autocast.h) these run in f32: half inputs are upcast first.
+Tensor softmax(const Tensor& x, int64_t dim) { return softmax_impl(autocast_upcast(x), dim, false); }
+Tensor log_softmax(const Tensor& x, int64_t dim) { return softmax_impl(autocast_upcast(x), dim, true); }
 
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
-  return norm_impl("layer_norm", x, weight, bias, eps, true);
+  return norm_impl("layer_norm", autocast_upcast(x), weight, bias, eps, true);
 }
 
 Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps) {
-  return norm_impl("rms_norm", x, weight, Tensor{}, eps, false);
+  return norm_impl("rms_norm", autocast_upcast(x), weight, Tensor{}, eps, false);
 }
 
 }  // namespace engine

@@ -1,6 +1,7 @@
 // Reductions and their vjps: sum, mean and var spread the gradient back over the reduced dims;
 // max sends it to the first arg-max. Kernels in engine/backend/cpu/reduce.cpp (deterministic
-// for any thread count); half types compute in f32, integer sums in i64.
+// for any thread count; GPU tensors run backend/cuda's reduce kernels, also deterministic);
+// half types compute in f32, integer sums in i64.
 #include "engine/ops/reduce.h"
 
 #include "engine/autograd/grad_mode.h"
@@ -53,9 +54,11 @@ bool is_half(DType d) { return d == DType::bf16 || d == DType::f16; }
 Tensor scaled_sum(const char* op, const Tensor& x, const std::vector<bool>& flags, bool keepdim,
                   double scale) {
   NoGradGuard no_grad;
+  if (!x.device().is_cpu())  // reads x in its dtype, f32 accumulation, scaled and rounded once
+    return cuda::sum_dims(op, x, flags, scale).view(reduced_shape(x.shape(), flags, keepdim));
   DType ct = is_half(x.dtype()) ? DType::f32 : is_floating(x.dtype()) ? x.dtype() : DType::i64;
   Tensor xc = to_dtype(x, ct);
-  Tensor summed = x.device().is_cpu() ? cpu::sum_dims(op, xc, flags) : cuda::sum_dims(op, xc, flags);
+  Tensor summed = cpu::sum_dims(op, xc, flags);
   Tensor out = summed.view(reduced_shape(x.shape(), flags, keepdim));
   if (scale != 1.0) out = mul(out, scale);
   return is_half(x.dtype()) ? to_dtype(out, x.dtype()) : out;
@@ -70,7 +73,11 @@ Tensor spread(const Tensor& g, const Shape& in, const std::vector<bool>& flags, 
 // gx = 0 except gx[..., idx[o, i], ...] = g[o, i] along `dim` of `in` (max's vjp).
 Tensor scatter_along(const Tensor& g, const Tensor& idx, const Shape& in, int64_t dim) {
   Tensor gc = g.contiguous(), ic = idx.contiguous();
-  Tensor gx = zeros(in, g.dtype());
+  Tensor gx = zeros(in, g.dtype(), g.device());
+  if (!g.device().is_cpu()) {
+    cuda::put_along(gx, dim, ic, gc);
+    return gx;
+  }
   int64_t outer = 1, inner = 1, n = in.empty() ? 1 : in[size_t(dim)];
   for (int64_t d = 0; d < dim; ++d) outer *= in[size_t(d)];
   for (size_t d = size_t(dim) + 1; d < in.size(); ++d) inner *= in[d];
@@ -86,11 +93,16 @@ Tensor scatter_along(const Tensor& g, const Tensor& idx, const Shape& in, int64_
   return gx;
 }
 
-// Max over the flagged dims (compute in f32 for half, i64 for bool); no autograd.
+// Max over the flagged dims (compute in f32 for half — on a GPU read in place —, i64 for
+// bool); no autograd.
 cpu::MaxOut max_kernel(const char* op, const Tensor& x, const std::vector<bool>& flags) {
-  check<NoKernelError>(x.device().is_cpu(), "no ", x.device().str(), " kernel for ", op);
   NoGradGuard no_grad;
   DType dt = x.dtype();
+  if (!x.device().is_cpu()) {
+    DType ct = dt == DType::boolean ? DType::i64 : dt;
+    cuda::MaxOut r = cuda::max_dims(op, to_dtype(x, ct), flags);
+    return {ct != dt ? to_dtype(r.values, dt) : r.values, r.indices};
+  }
   DType ct = is_half(dt) ? DType::f32 : dt == DType::boolean ? DType::i64 : dt;
   cpu::MaxOut r = cpu::max_dims(op, to_dtype(x, ct), flags);
   if (ct != dt) r.values = to_dtype(r.values, dt);

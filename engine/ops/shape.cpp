@@ -1,3 +1,6 @@
+// Shape ops: views (reshape, permute, narrow, expand, ...) share storage and need no kernel on
+// any device; clone/concat copy through the device-aware copy_; sum_to (every broadcast vjp)
+// reduces on the tensor's own backend.
 #include "engine/ops/shape.h"
 
 #include <numeric>
@@ -6,6 +9,7 @@
 #include "engine/autograd/grad_mode.h"
 #include "engine/autograd/node.h"
 #include "engine/backend/cpu/reduce.h"
+#include "engine/backend/cuda/cuda_ops.h"
 #include "engine/core/strided.h"
 #include "engine/ops/convert.h"
 
@@ -135,7 +139,7 @@ Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length) {
   Shape in_shape = x.shape();
   DType dt = x.dtype();
   return rec.finish(out, [=](const Tensor& g, Node&) -> std::vector<Tensor> {
-    Tensor gx = zeros(in_shape, dt);
+    Tensor gx = zeros(in_shape, dt, g.device());
     copy_(narrow(gx, dim, start, length), g);
     return {gx};
   });
@@ -228,7 +232,8 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
 }
 
 // Sums g over the dims where `shape` was broadcast (the leading dims, and those of size 1
-// in `shape`), on the reduction kernel: SIMD, parallel, and deterministic for any threads.
+// in `shape`), on the reduction kernel: SIMD, parallel, and deterministic for any threads
+// (on a GPU, backend/cuda's deterministic sum, reading half types in place).
 Tensor sum_to(const Tensor& g, const Shape& shape) {
   if (g.shape() == shape) return g;
   check<ShapeError>(shape.size() <= g.shape().size(), "[sum_to] cannot sum ", shape_str(g.shape()),
@@ -238,8 +243,12 @@ Tensor sum_to(const Tensor& g, const Shape& shape) {
   for (size_t d = 0; d < flags.size(); ++d)
     flags[d] = d < lead || (shape[d - lead] == 1 && g.shape()[d] != 1);
   DType dt = g.dtype();
-  DType ct = dt == DType::bf16 || dt == DType::f16 ? DType::f32 : is_floating(dt) ? dt : DType::i64;
   NoGradGuard no_grad;
+  if (!g.device().is_cpu()) {
+    cuda::require("sum_to", g.device());
+    return to_dtype(reshape(cuda::sum_dims("sum_to", g, flags), shape), dt);
+  }
+  DType ct = dt == DType::bf16 || dt == DType::f16 ? DType::f32 : is_floating(dt) ? dt : DType::i64;
   return to_dtype(reshape(cpu::sum_dims("sum_to", to_dtype(g, ct), flags), shape), dt);
 }
 

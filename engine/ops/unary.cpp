@@ -1,6 +1,7 @@
 // Unary ops on the SIMD kernels of backend/cpu/simd_unary: forward y = f(x); the vjp computes
 // gx = gy·f'(x) from whichever of x or y the derivative needs (only that one is saved).
-// Strided inputs are made contiguous first; half types compute in f32 and round once.
+// Strided inputs are made contiguous first; half types compute in f32 and round once (on a GPU
+// inside the kernel, which reads and writes bf16/f16 directly).
 #include "engine/ops/unary.h"
 
 #include "engine/autograd/grad_mode.h"
@@ -15,10 +16,18 @@ namespace {
 
 using cpu::Unary;
 
-// x as a contiguous tensor of its compute dtype (a no-op for contiguous f32/f64).
+// The dtype the kernel reads and writes: the CPU computes in f32/f64 (half types upcast);
+// the GPU kernels read bf16/f16 in place (f32 compute, one rounding), integers go through f32.
+DType kernel_dtype(DType dt, Device dev) {
+  if (!dev.is_cpu() && (dt == DType::bf16 || dt == DType::f16)) return dt;
+  return float_compute_dtype(dt);
+}
+
+// x as a contiguous tensor of its kernel dtype (a no-op for contiguous f32/f64, and for
+// contiguous bf16/f16 on a GPU).
 Tensor compute_view(const Tensor& x) {
   NoGradGuard no_grad;
-  return to_dtype(x, float_compute_dtype(x.dtype())).contiguous();
+  return to_dtype(x, kernel_dtype(x.dtype(), x.device())).contiguous();
 }
 
 Tensor forward(Unary op, const Tensor& x_in) {
@@ -47,7 +56,7 @@ Tensor apply(Unary op, const Tensor& x_in) {
             cpu::unary_grad_needs_output(op) ? y : Tensor{}});
   return rec.finish(y, [op](const Tensor& g_in, autograd::Node& n) -> std::vector<Tensor> {
     const char* name = cpu::unary_name(op);
-    const DType ct = float_compute_dtype(n.out_dtype);  // x and y share the output's dtype
+    const DType ct = kernel_dtype(n.out_dtype, g_in.device());  // x and y share the output's dtype
     Tensor x = n.saved[0].defined() ? compute_view(n.saved[0]) : Tensor{};
     Tensor y = n.saved[1].defined() ? compute_view(n.saved[1]) : Tensor{};
     Tensor g;

@@ -1,21 +1,16 @@
-// Tensor-level CUDA ops (see cuda_ops.h): layouts and dtype checks around the kernels of
-// elementwise.cu / rowwise.cu, and matrix products through cuBLAS (one handle, cuda:0).
-// f32 GEMMs use CUBLAS_COMPUTE_32F (no TF32 unless set_allow_tf32) for CPU parity.
+// Tensor-level CUDA ops (see cuda_ops.h): devices, dtypes and layouts around the kernels of
+// elementwise.cu, binary.cu, reduce.cu and rowwise.cu. Matrix products live in gemm.cpp.
 #ifdef ENGINE_CUDA
 #include "engine/backend/cuda/cuda_ops.h"
 
-#include <cublas_v2.h>
-
 #include <algorithm>
-#include <atomic>
-#include <climits>
-#include <optional>
 #include <string_view>
 #include <utility>
 
 #include "engine/autograd/grad_mode.h"
 #include "engine/backend/cuda/cuda_device.h"
 #include "engine/backend/cuda/kernels.h"
+#include "engine/backend/cuda/layout.h"
 #include "engine/core/counters.h"
 #include "engine/core/strided.h"
 #include "engine/ops/convert.h"
@@ -24,104 +19,76 @@
 namespace engine::cuda {
 namespace {
 
-#define CUBLAS_CHECK(call)                                                                         \
-  do {                                                                                             \
-    cublasStatus_t st_ = (call);                                                                   \
-    if (st_ != CUBLAS_STATUS_SUCCESS) fail<Error>("[cuda] ", #call, " failed: ", cublasGetStatusString(st_)); \
-  } while (0)
-
-std::atomic<bool> tf32_allowed{false};
-
+// The kernels' Layout over `shape` with one stride list per operand, dims merged (layout.h).
 kernels::Layout layout(const char* op, const Shape& shape, std::initializer_list<Shape> strides) {
-  check<ShapeError>(shape.size() <= size_t(kernels::kMaxDims), "[", op, "] cuda kernels take at most ",
-                    kernels::kMaxDims, " dims, got ", shape_str(shape));
   kernels::Layout l;
-  l.ndim = int(shape.size());
-  for (size_t d = 0; d < shape.size(); ++d) l.shape[d] = shape[d];
-  int k = 0;
-  for (const Shape& s : strides) {
-    for (size_t d = 0; d < s.size(); ++d) l.stride[k][d] = s[d];
-    ++k;
-  }
+  check<ShapeError>(kernels::build_layout(l, shape, strides), "[", op, "] cuda kernels take at most ",
+                    kernels::kMaxDims, " non-mergeable dims, got ", shape_str(shape));
   return l;
 }
 
-void check_f32(const char* op, std::initializer_list<Tensor> ts) {
-  for (const Tensor& t : ts)
-    if (t.defined())
-      check<DTypeError>(t.dtype() == DType::f32, "[", op, "] cuda kernels compute in f32, got ", dtype_name(t.dtype()),
-                        " (f64 is CPU-only)");
+Shape bstrides(const Tensor& t, const Shape& shape) { return broadcast_strides(t.shape(), t.strides(), shape); }
+
+bool is_float_kernel_dtype(DType d) { return d == DType::f32 || d == DType::bf16 || d == DType::f16; }
+
+// Every defined tensor on `dev` with dtype `dt` (one of the float kernel dtypes).
+void check_tensors(const char* op, Device dev, DType dt, std::initializer_list<Tensor> ts) {
+  check<DTypeError>(is_float_kernel_dtype(dt), "[", op, "] cuda kernels take f32, bf16 or f16, got ", dtype_name(dt),
+                    " (f64 is CPU-only)");
+  for (const Tensor& t : ts) {
+    if (!t.defined()) continue;
+    check<NoKernelError>(t.device() == dev, "[", op, "] operands on ", t.device().str(), " and ", dev.str());
+    check<DTypeError>(t.dtype() == dt, "[", op, "] cuda operands must share one dtype: ", dtype_name(t.dtype()),
+                      " and ", dtype_name(dt));
+  }
 }
 
-float* fptr(const Tensor& t) { return t.defined() ? static_cast<float*>(t.raw_data()) : nullptr; }
+void* ptr(const Tensor& t) { return t.defined() ? t.raw_data() : nullptr; }
+const float* f32ptr(const Tensor& t) { return static_cast<const float*>(ptr(t)); }
 
-// A binary operand on `dev` in f32: a one-element host tensor (a scalar) is copied over.
-Tensor operand(const char* op, const Tensor& t, Device dev) {
-  check<DTypeError>(t.dtype() != DType::f64, "[", op, "] cuda kernels compute in f32, got f64 (CPU-only)");
-  Tensor d = t;
+// Scratch device memory for a kernel (undefined when none is needed), from the pooled allocator:
+// freed after the launches queued on its stream.
+Tensor workspace(int64_t bytes, Device dev) { return bytes > 0 ? empty({bytes}, DType::boolean, dev) : Tensor{}; }
+
+Device device_of(std::initializer_list<Tensor> ts) {
+  for (const Tensor& t : ts)
+    if (!t.device().is_cpu()) return t.device();
+  return Device::cpu();
+}
+
+// An operand on `dev` in dtype dt. A one-element host tensor (a scalar) is materialised there
+// by a fill kernel (no host-to-device copy); other host tensors are refused.
+Tensor operand(const char* op, const Tensor& t, Device dev, DType dt) {
   if (t.device().is_cpu()) {
     check<NoKernelError>(t.numel() == 1, "[", op, "] mixes a ", dev.str(), " tensor with a cpu tensor of shape ",
                          shape_str(t.shape()));
-    d = empty(t.shape(), t.dtype(), dev);
-    copy_tensor(d, t);
+    Tensor d = empty(t.shape(), dt, dev);
+    if (t.dtype() == DType::i64) copy_tensor(d, t);  // exact beyond 2^53
+    else fill_tensor(d, to_dtype(t, DType::f64).data<double>()[0]);
+    return d;
   }
-  check<NoKernelError>(d.device() == dev, "[", op, "] operands on ", d.device().str(), " and ", dev.str());
-  return to_dtype(d, DType::f32);
+  check<NoKernelError>(t.device() == dev, "[", op, "] operands on ", t.device().str(), " and ", dev.str());
+  return to_dtype(t, dt);
 }
 
-cublasHandle_t handle() {
-  static cublasHandle_t h = [] {
-    cublasHandle_t made = nullptr;
-    CUBLAS_CHECK(cublasCreate(&made));
-    CUBLAS_CHECK(cublasSetStream(made, 0));  // the stream every kernel and the allocator use
-    return made;
-  }();
-  return h;
+template <typename E, size_t N>
+E lookup(const std::pair<std::string_view, E> (&table)[N], const char* op, Device dev) {
+  for (const auto& [name, e] : table)
+    if (name == op) return e;
+  fail<NoKernelError>("[", op, "] no ", dev.str(), " kernel for ", op);
 }
 
-// The one stride s with batch element b at b·s (row-major over `sizes`), if there is one.
-std::optional<int64_t> uniform_stride(const Shape& strides, const Shape& sizes) {
-  int64_t s = -1, inner = 1;
-  for (size_t d = sizes.size(); d-- > 0;) {
-    if (sizes[d] != 1) {
-      if (s < 0) s = strides[d];
-      else if (strides[d] != s * inner) return std::nullopt;
-    }
-    inner *= sizes[d];
-  }
-  return s < 0 ? 0 : s;
-}
-
-// A row-major [.., R, C] operand as cuBLAS reads it: the column-major C×R matrix (its
-// transpose) either in place (op N, ld = row stride) or as a column-major R×C one (op T).
-struct GemmOperand {
-  Tensor t;
-  cublasOperation_t op = CUBLAS_OP_N;
-  int64_t ld = 0, batch_stride = 0;
+// Kept and reduced dims of x (flags), each as a shape and x's strides over it.
+struct Split {
+  Shape kept, kept_st, red, red_st;
 };
-
-bool read_in_place(const Tensor& t, GemmOperand& g) {
-  int64_t R = t.size(-2), C = t.size(-1), sr = t.stride(-2), sc = t.stride(-1);
-  if (sc == 1 && sr >= std::max<int64_t>(1, C)) return g.op = CUBLAS_OP_N, g.ld = sr, true;
-  if (sr == 1 && sc >= std::max<int64_t>(1, R)) return g.op = CUBLAS_OP_T, g.ld = sc, true;
-  return false;
-}
-
-GemmOperand prepare(const Tensor& x, const Shape& batch) {
-  GemmOperand g{x};
-  if (!read_in_place(g.t, g)) g.t = x.contiguous(), read_in_place(g.t, g);
-  Shape xb(g.t.shape().begin(), g.t.shape().end() - 2), xs(g.t.strides().begin(), g.t.strides().end() - 2);
-  auto s = uniform_stride(broadcast_strides(xb, xs, batch), batch);
-  if (!s) {  // batch dims no single stride can walk: materialise the broadcast batch
-    Shape full = batch;
-    full.push_back(x.size(-2));
-    full.push_back(x.size(-1));
-    g.t = expand(g.t, full).contiguous();
-    read_in_place(g.t, g);
-    s = x.size(-2) * x.size(-1);
+Split split_dims(const Tensor& x, const std::vector<bool>& reduce) {
+  Split s;
+  for (size_t d = 0; d < reduce.size(); ++d) {
+    (reduce[d] ? s.red : s.kept).push_back(x.shape()[d]);
+    (reduce[d] ? s.red_st : s.kept_st).push_back(x.strides()[d]);
   }
-  g.batch_stride = *s;
-  return g;
+  return s;
 }
 
 }  // namespace
@@ -130,8 +97,6 @@ void require(const char* op, Device device) {
   check<NoKernelError>(available(), "[", op, "] no CUDA device is present for a ", device.str(), " tensor");
   check<NoKernelError>(device.index == 0, "[", op, "] only cuda:0 has kernels so far, got ", device.str());
 }
-
-void set_allow_tf32(bool on) { tf32_allowed = on; }
 
 void copy_tensor(const Tensor& dst, const Tensor& src) {
   NoGradGuard no_grad;
@@ -151,7 +116,7 @@ void copy_tensor(const Tensor& dst, const Tensor& src) {
   require("copy_", dst.device());
   check<NoKernelError>(dst.device() == src.device(), "[copy_] between ", src.device().str(), " and ",
                        dst.device().str());
-  auto l = layout("copy_", dst.shape(), {dst.strides(), broadcast_strides(src.shape(), src.strides(), dst.shape())});
+  auto l = layout("copy_", dst.shape(), {dst.strides(), bstrides(src, dst.shape())});
   kernels::copy(dst.raw_data(), int(dst.dtype()), src.raw_data(), int(src.dtype()), l, dst.numel());
 }
 
@@ -162,110 +127,162 @@ void fill_tensor(const Tensor& dst, double value) {
 }
 
 Tensor binary(const char* op, const Tensor& a, const Tensor& b) {
-  static const std::pair<std::string_view, kernels::BinOp> kOps[] = {
-      {"add", kernels::BinOp::Add}, {"sub", kernels::BinOp::Sub}, {"mul", kernels::BinOp::Mul}, {"div", kernels::BinOp::Div}};
-  const auto* found = std::find_if(std::begin(kOps), std::end(kOps), [&](const auto& p) { return p.first == op; });
-  Device dev = a.device().is_cpu() ? b.device() : a.device();
-  check<NoKernelError>(found != std::end(kOps), "no ", dev.str(), " kernel for ", op);
+  using B = kernels::BinOp;
+  static const std::pair<std::string_view, B> kOps[] = {{"add", B::Add}, {"sub", B::Sub},     {"mul", B::Mul},
+                                                        {"div", B::Div}, {"pow", B::Pow},     {"maximum", B::Max},
+                                                        {"minimum", B::Min}};
+  const Device dev = device_of({a, b});
+  const B kop = lookup(kOps, op, dev);
   require(op, dev);
   NoGradGuard no_grad;
-  Tensor x = operand(op, a, dev), y = operand(op, b, dev);
+  const DType dt = promote(a.dtype(), b.dtype());
+  Tensor x = operand(op, a, dev, dt), y = operand(op, b, dev, dt);
   Shape shape = broadcast_shapes(x.shape(), y.shape(), op);
-  Tensor out = empty(shape, DType::f32, dev);
-  auto l = layout(op, shape, {out.strides(), broadcast_strides(x.shape(), x.strides(), shape),
-                              broadcast_strides(y.shape(), y.strides(), shape)});
-  kernels::binary(found->second, fptr(out), fptr(x), fptr(y), l, out.numel());
+  Tensor out = empty(shape, dt, dev);
+  auto l = layout(op, shape, {out.strides(), bstrides(x, shape), bstrides(y, shape)});
+  kernels::binary(kop, int(dt), out.raw_data(), x.raw_data(), y.raw_data(), l, out.numel());
+  return out;
+}
+
+Tensor compare(const char* op, const Tensor& a, const Tensor& b) {
+  using C = kernels::CmpOp;
+  static const std::pair<std::string_view, C> kOps[] = {{"eq", C::Eq}, {"ne", C::Ne}, {"lt", C::Lt}, {"le", C::Le},
+                                                        {"gt", C::Gt}, {"ge", C::Ge}, {"logical_and", C::And}};
+  const Device dev = device_of({a, b});
+  const C kop = lookup(kOps, op, dev);
+  require(op, dev);
+  NoGradGuard no_grad;
+  const DType dt = promote(a.dtype(), b.dtype());
+  Tensor x = operand(op, a, dev, dt), y = operand(op, b, dev, dt);
+  Shape shape = broadcast_shapes(x.shape(), y.shape(), op);
+  Tensor out = empty(shape, DType::boolean, dev);
+  auto l = layout(op, shape, {out.strides(), bstrides(x, shape), bstrides(y, shape)});
+  kernels::compare(kop, int(dt), static_cast<bool*>(out.raw_data()), x.raw_data(), y.raw_data(), l, out.numel());
+  return out;
+}
+
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  const Device dev = device_of({cond, a, b});
+  require("where", dev);
+  NoGradGuard no_grad;
+  const DType dt = promote(a.dtype(), b.dtype());
+  Tensor c = operand("where", cond, dev, DType::boolean), x = operand("where", a, dev, dt),
+         y = operand("where", b, dev, dt);
+  Shape shape = broadcast_shapes(broadcast_shapes(c.shape(), x.shape(), "where"), y.shape(), "where");
+  Tensor out = empty(shape, dt, dev);
+  auto l = layout("where", shape, {out.strides(), bstrides(c, shape), bstrides(x, shape), bstrides(y, shape)});
+  kernels::where(int(dt), out.raw_data(), static_cast<const bool*>(c.raw_data()), x.raw_data(), y.raw_data(), l,
+                 out.numel());
   return out;
 }
 
 void unary_forward(cpu::Unary op, const Tensor& x, const Tensor& y) {
-  require(cpu::unary_name(op), x.device());
-  check_f32(cpu::unary_name(op), {x, y});
-  kernels::unary_forward(op, fptr(x), fptr(y), x.numel());
+  const char* name = cpu::unary_name(op);
+  require(name, x.device());
+  check_tensors(name, x.device(), x.dtype(), {x, y});
+  check<ValueError>(x.is_contiguous() && y.is_contiguous(), "[", name, "] cuda kernel needs contiguous tensors");
+  kernels::unary_forward(op, int(x.dtype()), x.raw_data(), y.raw_data(), x.numel());
 }
 
 void unary_backward(cpu::Unary op, const Tensor& x, const Tensor& y, const Tensor& gy, const Tensor& gx) {
-  require(cpu::unary_name(op), gy.device());
-  check_f32(cpu::unary_name(op), {x, y, gy, gx});
-  kernels::unary_backward(op, fptr(x), fptr(y), fptr(gy), fptr(gx), gy.numel());
+  const char* name = cpu::unary_name(op);
+  require(name, gy.device());
+  check_tensors(name, gy.device(), gy.dtype(), {x, y, gy, gx});
+  for (const Tensor* t : {&x, &y, &gy, &gx})
+    check<ValueError>(!t->defined() || t->is_contiguous(), "[", name, "] cuda kernel needs contiguous tensors");
+  kernels::unary_backward(op, int(gy.dtype()), ptr(x), ptr(y), gy.raw_data(), gx.raw_data(), gy.numel());
 }
 
-Tensor sum_dims(const char* op, const Tensor& x, const std::vector<bool>& reduce) {
+Tensor sum_dims(const char* op, const Tensor& x, const std::vector<bool>& reduce, double scale) {
   require(op, x.device());
-  check_f32(op, {x});
-  Shape kept, kept_st, red, red_st;
-  for (size_t d = 0; d < reduce.size(); ++d) {
-    (reduce[d] ? red : kept).push_back(x.shape()[d]);
-    (reduce[d] ? red_st : kept_st).push_back(x.strides()[d]);
-  }
-  Tensor out = empty(kept, DType::f32, x.device());
+  const bool integer = !is_floating(x.dtype());  // integers and bool: an exact i64 sum, as the CPU
+  if (integer) check<ValueError>(scale == 1.0, "[", op, "] an integer sum cannot be scaled");
+  else check_tensors(op, x.device(), x.dtype(), {x});
+  Split s = split_dims(x, reduce);
+  Tensor out = empty(s.kept, integer ? DType::i64 : x.dtype(), x.device());
   count_kernel(op, x.numel());
-  kernels::sum(fptr(x), fptr(out), layout(op, kept, {kept_st}), out.numel(), layout(op, red, {red_st}),
-               shape_numel(red));
+  const kernels::Layout kept = layout(op, s.kept, {s.kept_st}), red = layout(op, s.red, {s.red_st});
+  const int64_t n_red = shape_numel(s.red);
+  Tensor work = workspace(kernels::sum_workspace_bytes(int(x.dtype()), kept, out.numel(), red, n_red), x.device());
+  kernels::sum(int(x.dtype()), x.raw_data(), out.raw_data(), scale, kept, out.numel(), red, n_red, ptr(work));
   return out;
+}
+
+MaxOut max_dims(const char* op, const Tensor& x, const std::vector<bool>& reduce) {
+  require(op, x.device());
+  const DType dt = x.dtype();
+  check<DTypeError>(is_float_kernel_dtype(dt) || dt == DType::i32 || dt == DType::i64, "[", op,
+                    "] cuda max takes f32, bf16, f16, i32 or i64, got ", dtype_name(dt));
+  Split s = split_dims(x, reduce);
+  const int64_t n_red = shape_numel(s.red);
+  MaxOut r{empty(s.kept, dt, x.device()), empty(s.kept, DType::i64, x.device())};
+  check<ShapeError>(n_red > 0 || r.values.numel() == 0, "[", op, "] reduces an empty dim of ", shape_str(x.shape()));
+  count_kernel(op, x.numel());
+  const kernels::Layout kept = layout(op, s.kept, {s.kept_st}), red = layout(op, s.red, {s.red_st});
+  Tensor work = workspace(kernels::max_workspace_bytes(kept, r.values.numel(), red, n_red), x.device());
+  kernels::max(int(dt), x.raw_data(), r.values.raw_data(), static_cast<int64_t*>(r.indices.raw_data()), kept,
+               r.values.numel(), red, n_red, ptr(work));
+  return r;
+}
+
+void put_along(const Tensor& gx, int64_t dim, const Tensor& idx, const Tensor& g) {
+  require("max_backward", gx.device());
+  check_tensors("max_backward", gx.device(), gx.dtype(), {gx, g});
+  check<DTypeError>(idx.dtype() == DType::i64 && idx.device() == gx.device(), "[max_backward] indices must be i64 on ",
+                    gx.device().str());
+  check<ValueError>(gx.is_contiguous() && g.is_contiguous() && idx.is_contiguous() && g.numel() == idx.numel(),
+                    "[max_backward] cuda kernel needs contiguous gx, g and idx of one shape");
+  const Shape& in = gx.shape();
+  int64_t outer = 1, inner = 1, n = in.empty() ? 1 : in[size_t(dim)];
+  for (int64_t d = 0; d < dim; ++d) outer *= in[size_t(d)];
+  for (size_t d = size_t(dim) + 1; d < in.size(); ++d) inner *= in[d];
+  check<ShapeError>(outer * inner == g.numel(), "[max_backward] gradient ", shape_str(g.shape()), " does not match ",
+                    shape_str(in), " along dim ", dim);
+  count_kernel("max_backward", g.numel());
+  kernels::put_along(int(gx.dtype()), g.raw_data(), static_cast<const int64_t*>(idx.raw_data()), gx.raw_data(),
+                     outer, n, inner);
 }
 
 void softmax_forward(const Tensor& x, const Tensor& y, bool log) {
   const char* op = log ? "log_softmax" : "softmax";
   require(op, x.device());
-  check_f32(op, {x, y});
+  check_tensors(op, x.device(), x.dtype(), {x, y});
   const int64_t C = x.size(-1);
-  kernels::softmax_forward(fptr(x), fptr(y), C ? x.numel() / C : 0, C, log);
+  kernels::softmax_forward(int(x.dtype()), x.raw_data(), y.raw_data(), C ? x.numel() / C : 0, C, log);
 }
 
 void softmax_backward(const Tensor& y, const Tensor& gy, const Tensor& gx, bool log) {
   const char* op = log ? "log_softmax" : "softmax";
   require(op, y.device());
-  check_f32(op, {y, gy, gx});
+  check_tensors(op, y.device(), y.dtype(), {y, gy, gx});
   const int64_t C = y.size(-1);
-  kernels::softmax_backward(fptr(y), fptr(gy), fptr(gx), C ? y.numel() / C : 0, C, log);
+  kernels::softmax_backward(int(y.dtype()), y.raw_data(), gy.raw_data(), gx.raw_data(), C ? y.numel() / C : 0, C, log);
 }
 
 void norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps, const Tensor& y,
                   const Tensor& mean, const Tensor& rstd, bool center) {
   const char* op = center ? "layer_norm" : "rms_norm";
   require(op, x.device());
-  check_f32(op, {x, gamma, beta, y, mean, rstd});
+  check_tensors(op, x.device(), x.dtype(), {x, y});
+  check_tensors(op, x.device(), DType::f32, {gamma, beta, mean, rstd});
   const int64_t C = x.size(-1);
-  kernels::norm_forward(fptr(x), fptr(gamma), fptr(beta), eps, fptr(y), fptr(mean), fptr(rstd), C ? x.numel() / C : 0,
-                        C, center);
+  kernels::norm_forward(int(x.dtype()), x.raw_data(), f32ptr(gamma), f32ptr(beta), eps, y.raw_data(),
+                        static_cast<float*>(ptr(mean)), static_cast<float*>(ptr(rstd)), C ? x.numel() / C : 0, C,
+                        center);
 }
 
 void norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean, const Tensor& rstd, const Tensor& gy,
                    const Tensor& gx, const Tensor& dgamma, const Tensor& dbeta, bool center) {
   const char* op = center ? "layer_norm" : "rms_norm";
   require(op, gy.device());
-  check_f32(op, {x, gamma, mean, rstd, gy, gx, dgamma, dbeta});
-  const int64_t C = gy.size(-1);
-  kernels::norm_backward(fptr(x), fptr(gamma), fptr(mean), fptr(rstd), fptr(gy), fptr(gx), fptr(dgamma),
-                         fptr(dbeta), C ? gy.numel() / C : 0, C, center);
-}
-
-void matmul_into(const char* name, const Tensor& a, const Tensor& b, const Tensor& out, bool accumulate) {
-  require(name, out.device());
-  check_f32(name, {a, b, out});
-  check<NoKernelError>(a.device() == out.device() && b.device() == out.device(), "[", name, "] operands on ",
-                       a.device().str(), " and ", b.device().str(), ", output on ", out.device().str());
-  check<ValueError>(out.is_contiguous(), "[", name, "] needs a contiguous output");
-  NoGradGuard no_grad;
-  const int64_t M = out.size(-2), N = out.size(-1), K = a.size(-1);
-  Shape batch(out.shape().begin(), out.shape().end() - 2);
-  const int64_t nb = shape_numel(batch);
-  if (out.numel() == 0) return;
-  if (K == 0) {
-    if (!accumulate) fill_tensor(out, 0.0);
-    return;
-  }
-  check<ShapeError>(M < INT_MAX && N < INT_MAX && K < INT_MAX && nb < INT_MAX, "[", name, "] dims too large for cuBLAS: ",
-                    shape_str(a.shape()), " @ ", shape_str(b.shape()));
-  GemmOperand ga = prepare(a, batch), gb = prepare(b, batch);
-  // Row-major C = A·B is column-major Cᵀ = Bᵀ·Aᵀ: B goes first.
-  const float alpha = 1.f, beta = accumulate ? 1.f : 0.f;
-  count_kernel(name, 2 * M * N * K * nb);
-  CUBLAS_CHECK(cublasGemmStridedBatchedEx(
-      handle(), gb.op, ga.op, int(N), int(M), int(K), &alpha, fptr(gb.t), CUDA_R_32F, int(gb.ld), gb.batch_stride,
-      fptr(ga.t), CUDA_R_32F, int(ga.ld), ga.batch_stride, &beta, fptr(out), CUDA_R_32F, int(N), M * N, int(nb),
-      tf32_allowed ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+  check_tensors(op, gy.device(), gy.dtype(), {x, gy, gx});
+  check_tensors(op, gy.device(), DType::f32, {gamma, mean, rstd, dgamma, dbeta});
+  const int64_t C = gy.size(-1), R = C ? gy.numel() / C : 0, splits = kernels::norm_param_splits(R, C);
+  Tensor work = (dgamma.defined() || dbeta.defined()) && splits > 1 ? empty({2 * C * splits}, DType::f32, gy.device())
+                                                                    : Tensor{};
+  kernels::norm_backward(int(gy.dtype()), ptr(x), f32ptr(gamma), f32ptr(mean), f32ptr(rstd), gy.raw_data(), ptr(gx),
+                         static_cast<float*>(ptr(dgamma)), static_cast<float*>(ptr(dbeta)), R, C, center,
+                         static_cast<float*>(ptr(work)));
 }
 
 }  // namespace engine::cuda

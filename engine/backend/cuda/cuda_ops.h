@@ -1,13 +1,16 @@
-// Tensor-level entry points of the CUDA kernels, called by engine/ops when a tensor lives on
-// a GPU. Each checks that a device is present (else NoKernelError naming the op and device),
-// picks layouts and launches; the op files keep validation, dtype promotion and autograd.
-// Kernels compute in f32: they take f32 tensors (the ops convert bf16/f16 around them); f64
-// on a GPU is refused with a DTypeError. Without ENGINE_CUDA every function throws
-// NoKernelError (cuda_ops_stub.cpp).
+// Tensor-level entry points of the CUDA elementwise, reduction and row kernels, called by
+// engine/ops when a tensor lives on a GPU. Each checks that a device is present (else
+// NoKernelError naming the op and device), picks layouts and launches; the op files keep
+// validation, dtype promotion and autograd. Tensors are read and written in their own dtype:
+// f32, bf16 and f16 compute in f32 and round once (as the CPU backend); integers compute in
+// themselves; f64 is accepted by copy/fill/binary/compare/where (so integer-vs-double-scalar
+// ops work as on the CPU) and refused with a DTypeError by the float kernels (unary, sum, max,
+// softmax, norms). Without ENGINE_CUDA every function throws NoKernelError (cuda_ops_stub.cpp).
 #pragma once
 #include <vector>
 
 #include "engine/backend/cpu/simd_unary.h"
+#include "engine/backend/cuda/cuda_gemm.h"
 #include "engine/core/tensor.h"
 
 namespace engine::cuda {
@@ -19,18 +22,39 @@ void require(const char* op, Device device);
 void copy_tensor(const Tensor& dst, const Tensor& src);
 void fill_tensor(const Tensor& dst, double value);
 
-// op ∈ add, sub, mul, div (others throw NoKernelError) over the broadcast shape of a and b,
-// any strides; a one-element host tensor operand (a scalar) is accepted. Returns f32.
+// op ∈ add, sub, mul, div, pow, maximum, minimum over the broadcast shape of a and b, any
+// strides, in promote(a, b) (operands of another dtype are converted first); a one-element host
+// tensor operand (a scalar) is accepted. The result has the promoted dtype.
 Tensor binary(const char* op, const Tensor& a, const Tensor& b);
+// op ∈ eq, ne, lt, le, gt, ge, logical_and, compared in promote(a, b): a bool tensor.
+Tensor compare(const char* op, const Tensor& a, const Tensor& b);
+// cond (bool) ? a : b over the broadcast shape of all three, in promote(a, b); one-element host
+// tensors are accepted for any of them.
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 
-// Contiguous f32: y = f(x); gx = gy·f'(x) (x or y undefined when the op does not need it).
+// Contiguous x, y, gy, gx of one dtype (f32, bf16, f16): y = f(x); gx = gy·f'(x) (x or y
+// undefined when the op does not need it).
 void unary_forward(cpu::Unary op, const Tensor& x, const Tensor& y);
 void unary_backward(cpu::Unary op, const Tensor& x, const Tensor& y, const Tensor& gy, const Tensor& gx);
 
-// Sum of f32 x over the flagged dims; result has the kept dims (no keepdim), f32. As cpu::sum_dims.
-Tensor sum_dims(const char* op, const Tensor& x, const std::vector<bool>& reduce);
+// scale · Σ x over the flagged dims; the result has the kept dims (no keepdim). f32/bf16/f16:
+// f32 accumulation, result in x's dtype rounded once; integers and bool: an exact i64 sum
+// (scale must be 1). Deterministic.
+Tensor sum_dims(const char* op, const Tensor& x, const std::vector<bool>& reduce, double scale = 1.0);
 
-// Contiguous f32 rows [R, C] (see backend/cpu/rowwise.h for the maths and null conventions).
+// As cpu::max_dims: values (x's dtype) and i64 indices of the first maximum over the flagged
+// dims (row-major over them; a NaN wins). Every flagged dim must be non-empty.
+struct MaxOut {
+  Tensor values, indices;
+};
+MaxOut max_dims(const char* op, const Tensor& x, const std::vector<bool>& reduce);
+
+// gx (contiguous, zero-filled by the caller) [.., n, ..] along `dim`: gx[.., idx, ..] = g, with g
+// and idx shaped like gx but 1 along `dim` (max's vjp).
+void put_along(const Tensor& gx, int64_t dim, const Tensor& idx, const Tensor& g);
+
+// Contiguous rows [R, C] of one float dtype (see backend/cpu/rowwise.h for the maths and null
+// conventions); gamma, beta, mean, rstd, dgamma, dbeta are f32.
 void softmax_forward(const Tensor& x, const Tensor& y, bool log);
 void softmax_backward(const Tensor& y, const Tensor& gy, const Tensor& gx, bool log);
 void norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps, const Tensor& y,
@@ -38,11 +62,6 @@ void norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, doub
 void norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean, const Tensor& rstd,
                    const Tensor& gy, const Tensor& gx, const Tensor& dgamma, const Tensor& dbeta, bool center);
 
-// out [batch..., M, N] (contiguous f32) = a @ b (or += when accumulate) through cuBLAS, as
-// cpu::matmul_into: batch dims broadcast; transposed operands are read in place.
-void matmul_into(const char* name, const Tensor& a, const Tensor& b, const Tensor& out, bool accumulate = false);
-
-// TF32 tensor-core GEMMs for f32 (off by default, so results match the CPU to f32 rounding).
-void set_allow_tf32(bool on);
+// matmul_into / set_allow_tf32 (cuBLASLt GEMMs) are declared in cuda_gemm.h.
 
 }  // namespace engine::cuda
