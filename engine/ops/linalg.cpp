@@ -1,14 +1,20 @@
 // matmul and linear with their vjps. Both hand strided views straight to the GEMM kernel
-// (engine/backend/cpu/gemm.cpp), so transposes in the forward and the backward cost no copy.
-// The vjps compute and save only what the inputs that need a gradient use: with a frozen
-// weight, linear's backward is one GEMM (dX) and the activation x is never saved.
+// (engine/backend/cpu/gemm.cpp, or cuBLASLt in backend/cuda/gemm.cpp), so transposes in the
+// forward and the backward cost no copy. The vjps compute and save only what the inputs that
+// need a gradient use: with a frozen weight, linear's backward is one GEMM (dX) and the
+// activation x is never saved. On a GPU, bf16/f16 operands go to the tensor cores as they are
+// (f32 accumulation, one rounding of the result) and linear's bias rides the GEMM's epilogue;
+// on the CPU half operands convert to f32 around the GEMM. Both entry points honour autocast
+// (ops/autocast.h): inside an AutocastGuard their inputs are cast to the autocast dtype first.
 #include "engine/ops/linalg.h"
 
 #include "engine/autograd/grad_mode.h"
 #include "engine/autograd/node.h"
 #include "engine/backend/cpu/gemm.h"
 #include "engine/backend/cpu/reduce.h"
+#include "engine/backend/cuda/cuda_gemm.h"
 #include "engine/backend/cuda/cuda_ops.h"
+#include "engine/ops/autocast.h"
 #include "engine/ops/convert.h"
 #include "engine/ops/shape.h"
 
@@ -19,16 +25,25 @@ using Grads = std::vector<Tensor>;
 
 namespace {
 
-// The dtype GEMMs run in: f32 for half types, else the floating type itself.
-DType gemm_dtype(DType dt, const char* op) {
+// The dtype GEMMs on `device` run in: the CPU's take f32 for half types (else the floating
+// type itself); cuBLASLt takes every floating type as it is (f64 it refuses, naming the op).
+DType gemm_dtype(DType dt, Device device, const char* op) {
   check<DTypeError>(is_floating(dt), "[", op, "] expects floating operands, got ", dtype_name(dt));
+  if (!device.is_cpu()) return dt;
   return dt == DType::bf16 || dt == DType::f16 ? DType::f32 : dt;
 }
 
-// GPU operands need a present device (cuda::matmul_into checks that all share it).
+// GPU operands need a present device, and all operands one device: the CPU GEMM would
+// otherwise read a GPU operand's device pointer on the host.
 void check_device(const char* op, std::initializer_list<Tensor> ts) {
-  for (const Tensor& t : ts)
-    if (t.defined() && !t.device().is_cpu()) cuda::require(op, t.device());
+  const Tensor* first = nullptr;
+  for (const Tensor& t : ts) {
+    if (!t.defined()) continue;
+    if (!t.device().is_cpu()) cuda::require(op, t.device());
+    if (!first) first = &t;
+    check<NoKernelError>(t.device() == first->device(), "[", op, "] operands on ", first->device().str(), " and ",
+                         t.device().str());
+  }
 }
 
 // The backend's GEMM for out's device: cuBLAS for a GPU, OpenBLAS otherwise.
@@ -43,10 +58,24 @@ Tensor sum_dims(const char* name, const Tensor& x, const std::vector<bool>& redu
 
 Tensor mT(const Tensor& x) { return transpose(x, -2, -1); }
 
-// c [M, N] = a [M, K] @ b [K, N] in dtype `dt` (a GEMM named `name`); no autograd.
+// sum_to on the gradient's own device (shape.cpp's sum_to runs the CPU kernel): sums g over
+// the dims where `shape` was broadcast, in f32 (f64 for f64), and converts back.
+Tensor reduce_to(const Tensor& g, const Shape& shape) {
+  if (g.shape() == shape) return g;
+  const size_t lead = g.shape().size() - shape.size();
+  std::vector<bool> flags(g.shape().size());
+  for (size_t d = 0; d < flags.size(); ++d) flags[d] = d < lead || (shape[d - lead] == 1 && g.shape()[d] != 1);
+  NoGradGuard no_grad;
+  const DType ct = g.dtype() == DType::f64 ? DType::f64 : DType::f32;
+  return to_dtype(reshape(sum_dims("sum_to", to_dtype(g, ct), flags), shape), g.dtype());
+}
+
+// c [M, N] = a [M, K] @ b [K, N] as dtype `dt` (a GEMM named `name`); no autograd. On a GPU
+// the GEMM runs in the operands' promoted dtype and only the result is rounded to dt (a bf16
+// x's gradient from an f32 g and f32 weight is not computed from bf16-rounded g and W).
 Tensor mm(const char* name, const Tensor& a, const Tensor& b, DType dt) {
   NoGradGuard no_grad;
-  DType ct = gemm_dtype(dt, name);
+  DType ct = gemm_dtype(a.device().is_cpu() ? dt : promote(a.dtype(), b.dtype()), a.device(), name);
   Tensor c = empty({a.size(0), b.size(1)}, ct, a.device());
   matmul_into(name, to_dtype(a, ct), to_dtype(b, ct), c);
   return to_dtype(c, dt);
@@ -58,7 +87,7 @@ Tensor matmul_nd(const Tensor& a, const Tensor& b) {
   Shape shape = broadcast_shapes(ab, bb, "matmul");
   shape.push_back(a.size(-2));
   shape.push_back(b.size(-1));
-  DType dt = promote(a.dtype(), b.dtype()), ct = gemm_dtype(dt, "matmul");
+  DType dt = promote(a.dtype(), b.dtype()), ct = gemm_dtype(dt, a.device(), "matmul");
   Tensor out = empty(shape, ct, a.device());
   {
     NoGradGuard no_grad;
@@ -73,13 +102,13 @@ Tensor matmul_nd(const Tensor& a, const Tensor& b) {
   DType da = a.dtype(), db = b.dtype();
   return rec.finish(out, [sa, sb, da, db](const Tensor& g, Node& n) -> Grads {
     Tensor ga, gb;
-    if (n.needs(0)) ga = to_dtype(sum_to(matmul_nd(g, mT(n.saved[1])), sa), da);
+    if (n.needs(0)) ga = to_dtype(reduce_to(matmul_nd(g, mT(n.saved[1])), sa), da);
     if (n.needs(1)) {
       const Tensor& A = n.saved[0];
       if (sb.size() == 2 && A.dim() > 2)  // a shared b: one GEMM over the folded batch
         gb = matmul_nd(mT(reshape(A, {-1, A.size(-1)})), reshape(g, {-1, g.size(-1)}));
       else
-        gb = sum_to(matmul_nd(mT(A), g), sb);
+        gb = reduce_to(matmul_nd(mT(A), g), sb);
       gb = to_dtype(gb, db);
     }
     return {ga, gb};
@@ -88,8 +117,9 @@ Tensor matmul_nd(const Tensor& a, const Tensor& b) {
 
 }  // namespace
 
-Tensor matmul(const Tensor& a, const Tensor& b) {
-  check_device("matmul", {a, b});
+Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
+  check_device("matmul", {a_in, b_in});
+  const Tensor a = autocast_half(a_in), b = autocast_half(b_in);
   check<ShapeError>(a.dim() >= 1 && b.dim() >= 1, "[matmul] needs operands of at least 1 dim: ",
                     shape_str(a.shape()), " @ ", shape_str(b.shape()));
   int64_t k_b = b.dim() == 1 ? b.size(0) : b.size(-2);
@@ -102,8 +132,10 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   return out;
 }
 
-Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, WeightLayout layout) {
-  check_device("linear", {x, weight, bias});
+Tensor linear(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in, WeightLayout layout) {
+  check_device("linear", {x_in, weight_in, bias_in});
+  // Under autocast the casts are recorded (to_dtype), so f32 leaves get f32 gradients.
+  const Tensor x = autocast_half(x_in), weight = autocast_half(weight_in), bias = autocast_half(bias_in);
   const bool out_in = layout == WeightLayout::out_in;
   check<ShapeError>(weight.dim() == 2 && x.dim() >= 1, "[linear] expects x [..., in] and a 2-d weight; got x ",
                     shape_str(x.shape()), ", weight ", shape_str(weight.shape()));
@@ -114,7 +146,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, WeightL
                     bias.defined() ? shape_str(bias.shape()) : "", " does not match ", out, " outputs");
   DType dt = promote(x.dtype(), weight.dtype());
   if (bias.defined()) dt = promote(dt, bias.dtype());
-  const DType ct = gemm_dtype(dt, "linear");
+  const DType ct = gemm_dtype(dt, x.device(), "linear");
   Shape y_shape(x.shape().begin(), x.shape().end() - 1);
   y_shape.push_back(out);
 
@@ -124,8 +156,12 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, WeightL
     Tensor x2 = reshape(to_dtype(x, ct), {-1, in});                      // [N, in]
     Tensor w = to_dtype(weight, ct), wt = out_in ? transpose(w, 0, 1) : w;  // [in, out] view
     Tensor y2 = empty({x2.size(0), out}, ct, x.device());                // [N, out]
-    if (bias.defined()) copy_(y2, to_dtype(bias, ct));  // the GEMM accumulates onto the bias rows
-    matmul_into("linear", x2, wt, y2, bias.defined());
+    if (!x.device().is_cpu()) {
+      cuda::matmul_into("linear", x2, wt, y2, false, bias);  // bias added by the GEMM's epilogue
+    } else {
+      if (bias.defined()) copy_(y2, to_dtype(bias, ct));  // the GEMM accumulates onto the bias rows
+      matmul_into("linear", x2, wt, y2, bias.defined());
+    }
     y = to_dtype(reshape(y2, y_shape), dt);
   }
   Recorder rec("linear", {x, weight, bias});
@@ -147,7 +183,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, WeightL
                   : mm("linear.dw", transpose(x2, 0, 1), g2, dw);  // [in, N] @ [N, out]
     }
     if (n.needs(2)) {
-      DType ct2 = gemm_dtype(g2.dtype(), "linear.db");
+      DType ct2 = g2.dtype() == DType::f64 ? DType::f64 : DType::f32;  // the column sums accumulate in f32
       gb = to_dtype(sum_dims("linear.db", to_dtype(g2, ct2), {true, false}), dbias);
     }
     return {gx, gw, gb};

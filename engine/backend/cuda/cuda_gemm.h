@@ -1,0 +1,28 @@
+// GEMMs on the GPU through cuBLASLt (gemm.cpp): f32, bf16 and f16 operands read in place
+// (transposed views cost no copy), batched with strides, tensor cores for the half types
+// (f32 accumulation), TF32 for f32 only when allowed, and a bias epilogue. Without
+// ENGINE_CUDA every entry point throws NoKernelError (cuda_gemm_stub.cpp).
+#pragma once
+#include "engine/core/tensor.h"
+
+namespace engine::cuda {
+
+// out [batch..., M, N] (contiguous) = a [..., M, K] @ b [..., K, N] (+ out when accumulate)
+// (+ bias [N] on every row when bias is defined), batch dims broadcast as cpu::matmul_into.
+// a and b share one dtype of f32, bf16, f16; out has that dtype or f32 (half inputs with an
+// f32 result: one rounding less). Compute is always f32 (CUBLAS_COMPUTE_32F), or TF32 for
+// f32 inputs after set_allow_tf32(true). The bias may have any floating dtype (converted to
+// out's). f64 is CPU-only (DTypeError).
+void matmul_into(const char* name, const Tensor& a, const Tensor& b, const Tensor& out, bool accumulate = false,
+                 const Tensor& bias = {});
+
+// TF32 tensor-core GEMMs for f32 operands (off by default, so results match the CPU to f32
+// rounding). Process-wide, like torch.backends.cuda.matmul.allow_tf32.
+void set_allow_tf32(bool on);
+bool allow_tf32();
+
+// Tests only: run every GEMM through the classic-cuBLAS fallback (the path taken when
+// cuBLASLt's heuristic declines a problem), so that path is checked like the main one.
+void use_classic_cublas_for_testing(bool on);
+
+}  // namespace engine::cuda
