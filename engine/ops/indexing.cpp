@@ -1,7 +1,9 @@
 // Indexing ops and dropout with their vjps. Forward passes are gathers; every backward is a
 // deterministic scatter-add (engine/backend/cpu/indexing.h). The embedding's backward writes
 // a row-masked weight's gradient directly in its compact [k, D] layout, so a few trainable
-// rows of a huge vocabulary never cost a dense [V, D] gradient.
+// rows of a huge vocabulary never cost a dense [V, D] gradient. Tensors on a GPU run the
+// kernels of backend/cuda/cuda_indexing.h: an index given on the host is range-checked here and
+// copied to the device; one already on the device is checked there (one 8-byte read back).
 #include "engine/ops/indexing.h"
 
 #include <algorithm>
@@ -10,6 +12,8 @@
 #include "engine/autograd/grad_mode.h"
 #include "engine/autograd/node.h"
 #include "engine/backend/cpu/indexing.h"
+#include "engine/backend/cuda/cuda_indexing.h"
+#include "engine/backend/cuda/cuda_ops.h"
 #include "engine/core/counters.h"
 #include "engine/ops/convert.h"
 #include "engine/ops/shape.h"
@@ -21,8 +25,9 @@ using Grads = std::vector<Tensor>;
 
 namespace {
 
-void check_cpu(const Tensor& t, const char* op) {
-  check<NoKernelError>(t.device().is_cpu(), "no ", t.device().str(), " kernel for ", op);
+// A tensor off the CPU needs a present GPU (else NoKernelError naming op and device).
+void check_device(const Tensor& t, const char* op) {
+  if (!t.device().is_cpu()) cuda::require(op, t.device());
 }
 
 // Scatter-adds need arithmetic: f32/f64 (half types are upcast first) and the integer types.
@@ -37,19 +42,23 @@ void dispatch_arith(DType dt, const char* op, Fn&& fn) {
   }
 }
 
-// `index` as a contiguous i64 tensor whose every value lies in [0, size); an error names the
-// value and the limit ("[embedding] id 7 out of range for vocabulary size 5").
-Tensor checked_index(const Tensor& index, int64_t size, const char* op, const char* what,
+// `index` as a contiguous i64 tensor on device `dev` whose every value lies in [0, size); an
+// error names the value and the limit ("[embedding] id 7 out of range for vocabulary size 5").
+Tensor checked_index(const Tensor& index, int64_t size, Device dev, const char* op, const char* what,
                      const char* limit = "dim size") {
   check<DTypeError>(index.dtype() == DType::i64 || index.dtype() == DType::i32, "[", op, "] ", what,
                     " must be i32 or i64, got ", dtype_name(index.dtype()));
-  check_cpu(index, op);
+  if (!index.device().is_cpu()) {
+    check<NoKernelError>(index.device() == dev, "[", op, "] ", what, "s on ", index.device().str(),
+                         ", input on ", dev.str());
+    return cuda::checked_index(index, size, op, what, limit);
+  }
   Tensor idx = to_dtype(index.detach(), DType::i64).contiguous();
   const int64_t* p = idx.data<int64_t>();
   for (int64_t i = 0; i < idx.numel(); ++i)
     check<IndexError>(p[i] >= 0 && p[i] < size, "[", op, "] ", what, " ", p[i], " out of range for ",
                       limit, " ", size);
-  return idx;
+  return dev.is_cpu() ? idx : idx.to(dev);
 }
 
 // A shape seen as [outer, rows, inner] around dim.
@@ -67,10 +76,11 @@ Split3 split_at(const Shape& s, int64_t dim) {
 // out[o, k, :] = x[o, idx[k], :] around dim; out has x's shape with dim resized to idx.numel().
 Tensor select_rows(const char* op, const Tensor& x, int64_t dim, const Tensor& idx, const Shape& out_shape) {
   NoGradGuard no_grad;
+  count_kernel(op, 0);
+  if (!x.device().is_cpu()) return cuda::index_rows(op, x, dim, idx, out_shape);
   Tensor xc = x.contiguous();
   Split3 s = split_at(x.shape(), dim);
   Tensor out = empty(out_shape, x.dtype());
-  count_kernel(op, 0);
   auto* src = static_cast<const std::byte*>(xc.raw_data());
   auto* dst = static_cast<std::byte*>(out.raw_data());
   cpu::index_rows(src, s.rows, dst, idx.data<int64_t>(), idx.numel(), s.outer,
@@ -81,6 +91,10 @@ Tensor select_rows(const char* op, const Tensor& x, int64_t dim, const Tensor& i
 // zeros(dst_shape) plus g's rows added at idx along dim (negative idx skipped).
 Tensor add_rows(const char* op, const Tensor& g, int64_t dim, const Tensor& idx, const Shape& dst_shape) {
   NoGradGuard no_grad;
+  if (!g.device().is_cpu()) {
+    count_kernel(op, g.numel());
+    return cuda::index_add_rows(op, g, dim, idx, dst_shape);
+  }
   DType ct = compute_dtype(g.dtype());
   Tensor gc = to_dtype(g, ct).contiguous();
   Split3 s = split_at(dst_shape, dim);
@@ -96,8 +110,9 @@ Tensor add_rows(const char* op, const Tensor& g, int64_t dim, const Tensor& idx,
 // out[..., j, ...] = x[..., idx[..., j, ...], ...] along dim; out has idx's shape.
 Tensor gather_kernel(const Tensor& x, int64_t dim, const Tensor& idx) {
   NoGradGuard no_grad;
-  Tensor out = empty(idx.shape(), x.dtype());
   count_kernel("gather", 0);
+  if (!x.device().is_cpu()) return cuda::gather(x, dim, idx);
+  Tensor out = empty(idx.shape(), x.dtype());
   if (out.numel() == 0) return out;
   auto lp = cpu::make_line_plan(idx.shape(), dim, {out.strides(), x.strides(), idx.strides()});
   dispatch(x.dtype(), "gather", [&]<typename T>() {
@@ -109,6 +124,7 @@ Tensor gather_kernel(const Tensor& x, int64_t dim, const Tensor& idx) {
 // out (contiguous, arithmetic dtype) [..., idx[..., j, ...], ...] += src[..., j, ...] in place.
 void scatter_add_into(const Tensor& out, int64_t dim, const Tensor& idx, const Tensor& src) {
   count_kernel("scatter_add", idx.numel());
+  if (!out.device().is_cpu()) return cuda::scatter_add_into(out, dim, idx, src);
   if (idx.numel() == 0) return;
   auto lp = cpu::make_line_plan(idx.shape(), dim, {src.strides(), out.strides(), idx.strides()});
   dispatch_arith(out.dtype(), "scatter_add", [&]<typename T>() {
@@ -119,7 +135,7 @@ void scatter_add_into(const Tensor& out, int64_t dim, const Tensor& idx, const T
 // zeros(shape) with `corner` written at its origin (scatter_add's src may exceed the index).
 Tensor pad_to(const Tensor& corner, const Shape& shape) {
   if (corner.shape() == shape) return corner;
-  Tensor out = zeros(shape, corner.dtype());
+  Tensor out = zeros(shape, corner.dtype(), corner.device());
   Tensor view = out;
   for (int64_t d = 0; d < corner.dim(); ++d) view = narrow(view, d, 0, corner.size(d));
   copy_(view, corner);
@@ -144,8 +160,10 @@ const GradMask* leaf_row_mask(const Node& n, size_t i) {
 
 // Embedding destinations: padding rows dropped (-1); with a row mask, ids mapped to their
 // position among the trainable rows (-1 when frozen).
+// Computed on the host (GPU ids are copied over): the GPU groups destinations there too.
 Tensor embedding_dest(const Tensor& ids, int64_t padding_idx, const GradMask* mask) {
-  Tensor idx = to_dtype(ids, DType::i64).contiguous().reshape({-1}).clone();
+  Tensor host = ids.device().is_cpu() ? ids : ids.to(Device::cpu());
+  Tensor idx = to_dtype(host, DType::i64).contiguous().reshape({-1}).clone();
   int64_t* p = idx.data<int64_t>();
   const int64_t* rows = mask ? mask->indices.data<int64_t>() : nullptr;
   for (int64_t i = 0; i < idx.numel(); ++i) {
@@ -161,13 +179,13 @@ Tensor embedding_dest(const Tensor& ids, int64_t padding_idx, const GradMask* ma
 }  // namespace
 
 Tensor embedding(const Tensor& ids, const Tensor& weight, int64_t padding_idx) {
-  check_cpu(weight, "embedding");
+  check_device(weight, "embedding");
   check<ShapeError>(weight.dim() == 2, "[embedding] weight must be [V, D], got ", shape_str(weight.shape()));
   const int64_t V = weight.size(0), D = weight.size(1);
   check<ValueError>(padding_idx < V, "[embedding] padding_idx ", padding_idx,
                     " out of range for vocabulary size ", V);
   if (padding_idx < 0) padding_idx = -1;
-  Tensor idx = checked_index(ids, V, "embedding", "id", "vocabulary size");
+  Tensor idx = checked_index(ids, V, weight.device(), "embedding", "id", "vocabulary size");
   Shape out_shape = ids.shape();
   out_shape.push_back(D);
   Tensor out = select_rows("embedding", weight, 0, idx, out_shape);  // [..., D]
@@ -184,11 +202,11 @@ Tensor embedding(const Tensor& ids, const Tensor& weight, int64_t padding_idx) {
 }
 
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
-  check_cpu(x, "index_select");
+  check_device(x, "index_select");
   check<ShapeError>(x.dim() >= 1, "[index_select] needs an input with at least one dim");
   check<ShapeError>(index.dim() <= 1, "[index_select] index must be 1-d, got ", shape_str(index.shape()));
   dim = wrap_dim(dim, x.dim(), "index_select");
-  Tensor idx = checked_index(index, x.size(dim), "index_select", "index").reshape({-1});
+  Tensor idx = checked_index(index, x.size(dim), x.device(), "index_select", "index").reshape({-1});
   Shape out_shape = x.shape();
   out_shape[size_t(dim)] = idx.numel();
   Tensor out = select_rows("index_select", x, dim, idx, out_shape);
@@ -202,11 +220,11 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
 }
 
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
-  check_cpu(x, "gather");
+  check_device(x, "gather");
   check<ShapeError>(x.dim() >= 1, "[gather] needs an input with at least one dim");
   dim = wrap_dim(dim, x.dim(), "gather");
   check_index_shape("gather", x, dim, index);
-  Tensor idx = checked_index(index, x.size(dim), "gather", "index");
+  Tensor idx = checked_index(index, x.size(dim), x.device(), "gather", "index");
   Tensor out = gather_kernel(x, dim, idx);
   Recorder rec("gather", {x});
   if (!rec) return out;
@@ -214,27 +232,28 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
   Shape in_shape = x.shape();
   return rec.finish(out, [dim, in_shape](const Tensor& g, Node& n) -> Grads {
     DType ct = compute_dtype(g.dtype());
-    Tensor gx = zeros(in_shape, ct);
+    Tensor gx = zeros(in_shape, ct, g.device());
     scatter_add_into(gx, dim, n.saved[0], to_dtype(g, ct));
     return {to_dtype(gx, g.dtype())};
   });
 }
 
 Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src) {
-  check_cpu(x, "scatter_add");
-  check_cpu(src, "scatter_add");
+  check_device(x, "scatter_add");
+  check<NoKernelError>(src.device() == x.device(), "[scatter_add] src on ", src.device().str(), ", input on ",
+                       x.device().str());
   check<ShapeError>(x.dim() >= 1, "[scatter_add] needs an input with at least one dim");
   check<DTypeError>(x.dtype() == src.dtype(), "[scatter_add] src dtype ", dtype_name(src.dtype()),
                     " differs from the input's ", dtype_name(x.dtype()));
   dim = wrap_dim(dim, x.dim(), "scatter_add");
   check_index_shape("scatter_add", x, dim, index);
   check_index_shape("scatter_add", src, -1, index);  // -1: no dim exempt, index fits in src
-  Tensor idx = checked_index(index, x.size(dim), "scatter_add", "index");
+  Tensor idx = checked_index(index, x.size(dim), x.device(), "scatter_add", "index");
   Tensor out;
   {
     NoGradGuard no_grad;
     DType ct = compute_dtype(x.dtype());
-    out = empty(x.shape(), ct);
+    out = empty(x.shape(), ct, x.device());
     copy_(out, x);
     scatter_add_into(out, dim, idx, to_dtype(src, ct));
     out = to_dtype(out, x.dtype());
@@ -254,10 +273,11 @@ namespace {
 // x with the Philox keep-mask of (seed, offset) applied and kept values scaled by 1/(1-p).
 Tensor apply_dropout(const Tensor& x, double p, uint64_t seed, uint64_t offset) {
   NoGradGuard no_grad;
+  count_kernel("dropout", x.numel());
+  if (!x.device().is_cpu()) return cuda::dropout(x, p, seed, offset);
   DType ct = compute_dtype(x.dtype());
   Tensor xc = to_dtype(x, ct).contiguous();
   Tensor out = empty(x.shape(), ct);
-  count_kernel("dropout", x.numel());
   dispatch_compute(ct, "dropout", [&]<typename T>() {
     cpu::dropout_apply<T>(xc.data<T>(), out.data<T>(), x.numel(), p, seed, offset);
   });
@@ -268,7 +288,7 @@ Tensor apply_dropout(const Tensor& x, double p, uint64_t seed, uint64_t offset) 
 Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
   check<ValueError>(p >= 0.0 && p <= 1.0, "[dropout] p must be in [0, 1], got ", p);
   if (!training || p == 0.0) return x;
-  check_cpu(x, "dropout");
+  check_device(x, "dropout");
   const uint64_t seed = gen.seed(), offset = gen.advance(uint64_t(x.numel()));
   Tensor out = apply_dropout(x, p, seed, offset);
   Recorder rec("dropout", {x});
