@@ -1,9 +1,11 @@
 // AdamW's update, written as torch 1.13's _single_tensor_adamw does it (same operation order,
-// so float trajectories agree with torch to rounding).
+// so float trajectories agree with torch to rounding). Parameters on a GPU take the fused
+// kernel of backend/cuda/optim.cu with the same f32 scalars and order (the same bits).
 #include "engine/optim/adamw.h"
 
 #include <cmath>
 
+#include "engine/backend/cuda/cuda_optim.h"
 #include "engine/optim/for_each_run.h"
 
 namespace engine::optim {
@@ -33,6 +35,12 @@ void AdamW::update(ParamSlot& p, const Tensor& g) {
   const double bc1 = 1 - std::pow(opt_.beta1, double(p.step));
   const double bc2_sqrt = std::sqrt(1 - std::pow(opt_.beta2, double(p.step)));
   const bool amsgrad = opt_.amsgrad;
+  if (!p.param.device().is_cpu()) {  // the f32 roundings of the scalars below, in one launch
+    const cuda::kernels::AdamWScalars s{float(1 - lr * wd), float(opt_.beta1), float(opt_.beta2),
+                                        float(1 - opt_.beta1), float(1 - opt_.beta2), float(-(lr / bc1)),
+                                        float(bc2_sqrt), float(opt_.eps), amsgrad};
+    return cuda::adamw_step(p.param, g, p.state, p.mask, s);
+  }
   for_each_run(p, g, [&]<typename T, typename S>(T* param, const S* grad, std::array<S*, 3> st, int64_t n) {
     S* m = st[0];
     S* v = st[1];

@@ -1,10 +1,13 @@
-// Gradient norm, clipping and scaling over the gradients of a parameter list.
+// Gradient norm, clipping and scaling over the gradients of a parameter list. Gradients on a
+// GPU are reduced there (backend/cuda/optim.cu, fixed order) with one read back for all of
+// them, and scaled in place there.
 #include "engine/optim/grad_utils.h"
 
 #include <cmath>
 
 #include "engine/autograd/grad_mode.h"
 #include "engine/backend/cpu/simd_parallel.h"
+#include "engine/backend/cuda/cuda_optim.h"
 #include "engine/ops/binary.h"
 
 namespace engine::optim {
@@ -44,10 +47,19 @@ double grad_norm(const std::vector<Tensor>& params, double norm_type) {
   check<ValueError>(norm_type > 0, "[clip_grad_norm_] norm_type must be > 0, got ", norm_type);
   const bool inf = std::isinf(norm_type);
   double total = 0;
+  std::vector<Tensor> on_gpu;
   for (const Tensor& t : params) {
     Tensor g = t.grad();
     if (!g.defined()) continue;
+    if (!g.device().is_cpu()) {
+      on_gpu.push_back(g);
+      continue;
+    }
     double part = tensor_norm_part(g, norm_type);
+    total = inf ? std::max(total, part) : total + part;
+  }
+  if (!on_gpu.empty()) {
+    double part = cuda::grad_norm_part(on_gpu, norm_type);
     total = inf ? std::max(total, part) : total + part;
   }
   if (inf) return total;
@@ -65,7 +77,11 @@ void scale_grads_(const std::vector<Tensor>& params, double s) {
   NoGradGuard no_grad;
   for (const Tensor& t : params) {
     Tensor g = t.grad();
-    if (g.defined()) mul_(g, s);
+    if (!g.defined()) continue;
+    const bool kernel = !g.device().is_cpu() && g.is_contiguous() &&
+                        (g.dtype() == DType::f32 || g.dtype() == DType::bf16 || g.dtype() == DType::f16);
+    if (kernel) cuda::scale_(g, s);  // in place, no scalar upload
+    else mul_(g, s);
   }
 }
 

@@ -1,5 +1,7 @@
 // Optimizer base: the trainable set, where each compact gradient lands (runs), the step
-// driver, and state dicts.
+// driver, and state dicts. Parameters may live on a GPU: their state is created there, the
+// update runs there (the CUDA kernels scatter through the mask's indices, so no runs), and
+// state dicts hold host copies (loading copies them back to the device).
 #include "engine/optim/optimizer.h"
 
 #include <set>
@@ -53,14 +55,13 @@ Optimizer::Optimizer(const NamedTensors& params, double lr, const DecayFilter& d
   for (const auto& [name, t] : params) {
     if (!t.defined() || !t.requires_grad()) continue;
     check<ValueError>(t.is_leaf(), "[optimizer] parameter '", name, "' is not a leaf tensor");
-    check<ValueError>(t.device().is_cpu() && t.is_contiguous(), "[optimizer] parameter '", name,
-                      "' must be a contiguous CPU tensor");
+    check<ValueError>(t.is_contiguous(), "[optimizer] parameter '", name, "' must be a contiguous tensor");
     ParamSlot p;
     p.name = name;
     p.param = t;
     p.decay = !decay || decay(name);
     p.mask = t.impl()->grad_mask;
-    p.runs = build_runs(t, p.mask.get());
+    if (t.device().is_cpu()) p.runs = build_runs(t, p.mask.get());
     params_.push_back(std::move(p));
   }
 }
@@ -68,7 +69,8 @@ Optimizer::Optimizer(const NamedTensors& params, double lr, const DecayFilter& d
 void Optimizer::init_state(size_t slots) {
   for (ParamSlot& p : params_) {
     p.state.clear();
-    for (size_t s = 0; s < slots; ++s) p.state.push_back(zeros(compact_shape(p.param), state_dtype(p.param.dtype())));
+    for (size_t s = 0; s < slots; ++s)
+      p.state.push_back(zeros(compact_shape(p.param), state_dtype(p.param.dtype()), p.param.device()));
   }
 }
 
@@ -81,6 +83,8 @@ void Optimizer::step() {
     // misalign it, so it is an error (build the optimizer after setting masks).
     check<ValueError>(p.param.impl()->grad_mask == p.mask, "[optimizer] the gradient mask of '",
                       p.name, "' changed after the optimizer was created");
+    check<ValueError>(g.device() == p.param.device(), "[optimizer] gradient of '", p.name, "' is on ",
+                      g.device().str(), ", the parameter on ", p.param.device().str());
     check<ShapeError>(g.shape() == compact_shape(p.param), "[optimizer] gradient of '", p.name, "' is ",
                       shape_str(g.shape()), ", expected ", shape_str(compact_shape(p.param)));
     ++p.step;
@@ -112,7 +116,10 @@ OptimizerState Optimizer::state_dict() const {
   std::vector<std::string> slots = slot_names();
   for (const ParamSlot& p : params_) {
     st.steps[p.name] = p.step;
-    for (size_t s = 0; s < p.state.size(); ++s) st.tensors[p.name + "." + slots[s]] = p.state[s].clone();
+    for (size_t s = 0; s < p.state.size(); ++s) {  // host copies, also of GPU state
+      const Tensor& t = p.state[s];
+      st.tensors[p.name + "." + slots[s]] = t.device().is_cpu() ? t.clone() : t.to(Device::cpu());
+    }
   }
   return st;
 }
@@ -148,6 +155,7 @@ void Optimizer::load_state_dict(const OptimizerState& st) {
   }
   for (ParamSlot& p : params_) {
     p.step = st.steps.at(p.name);
+    // copy_ moves host state onto a GPU parameter's state (and the reverse) as needed.
     for (size_t s = 0; s < p.state.size(); ++s) copy_(p.state[s], st.tensors.at(p.name + "." + slots[s]));
   }
   steps_ = st.step;

@@ -1,6 +1,8 @@
-// SGD's update in the operation order of torch 1.13's _single_tensor_sgd.
+// SGD's update in the operation order of torch 1.13's _single_tensor_sgd. Parameters on a GPU
+// take the fused kernel of backend/cuda/optim.cu with the same f32 scalars and order.
 #include "engine/optim/sgd.h"
 
+#include "engine/backend/cuda/cuda_optim.h"
 #include "engine/optim/for_each_run.h"
 
 namespace engine::optim {
@@ -28,6 +30,11 @@ void SGD::update(ParamSlot& p, const Tensor& g) {
   const double wd_d = p.decay ? opt_.weight_decay : 0.0;
   const bool use_momentum = opt_.momentum != 0, nesterov = opt_.nesterov;
   const bool first = p.step == 1;  // torch: the buffer starts as a copy of d_p
+  if (!p.param.device().is_cpu()) {
+    const cuda::kernels::SGDScalars s{float(wd_d), float(opt_.momentum), float(1 - opt_.dampening),
+                                      float(-this->lr()), wd_d != 0, use_momentum, nesterov, first};
+    return cuda::sgd_step(p.param, g, p.state, p.mask, s);
+  }
   for_each_run(p, g, [&]<typename T, typename S>(T* param, const S* grad, std::array<S*, 3> st, int64_t n) {
     S* buf = st[0];
     const S wd = S(wd_d), mom = S(opt_.momentum), damp = S(1 - opt_.dampening), neg_lr = S(-this->lr());

@@ -1,10 +1,16 @@
 // QuantizedWeight's storage, quantize_nf4 / quantize_int8 and dequantize (math and layout in
-// quantized.h). Quantization runs once per weight at load time: plain C++ over oneTBB.
+// quantized.h). Quantization runs once per weight at load time: plain C++ over oneTBB. The
+// storage also keeps the GPU copies of the parts (backend/cuda/cuda_quant.cpp uploads them).
 #include <algorithm>
 #include <cmath>
+#include <memory>
+#include <mutex>
+#include <utility>
+#include <vector>
 
 #include "engine/autograd/grad_mode.h"
 #include "engine/backend/cpu/simd_parallel.h"
+#include "engine/backend/cuda/cuda_quant.h"
 #include "engine/ops/convert.h"
 #include "engine/ops/shape.h"
 #include "engine/quant/dequant_tile.h"
@@ -18,6 +24,9 @@ struct QuantizedWeight::Parts {
   std::vector<int8_t> absmax_codes;  // nf4 only
   std::vector<float> scales;         // nf4: per group; int8: per row
   float offset = 0;                  // nf4 only
+  // GPU copies, one per device, made on first use (the parts above never change).
+  mutable std::mutex device_mu;
+  mutable std::vector<std::pair<Device, std::unique_ptr<DeviceParts>>> device;
 };
 
 const char* format_name(QuantFormat f) { return f == QuantFormat::nf4 ? "nf4" : "int8"; }
@@ -72,6 +81,22 @@ Tensor QuantizedWeight::block_scales() const {
   return from_vector(a, {int64_t(a.size())});
 }
 
+const QuantizedWeight::DeviceParts& QuantizedWeight::device_parts(Device device) const {
+  check<ValueError>(!device.is_cpu(), "[QuantizedWeight] device_parts of cpu: the host parts are codes()/scales()");
+  const Parts& p = parts();
+  std::lock_guard<std::mutex> lock(p.device_mu);
+  for (const auto& [d, parts] : p.device)
+    if (d == device) return *parts;
+  auto made = std::make_unique<DeviceParts>(cuda::upload_quantized(*this, device));
+  p.device.emplace_back(device, std::move(made));
+  return *p.device.back().second;
+}
+
+QuantizedWeight QuantizedWeight::to(Device device) const {
+  if (!device.is_cpu()) device_parts(device);
+  return *this;
+}
+
 // ---- quantization
 
 namespace {
@@ -82,9 +107,11 @@ Tensor out_in_f32(const Tensor& w, WeightLayout layout, const char* op) {
                     w.defined() ? shape_str(w.shape()) : "an undefined tensor");
   check<DTypeError>(is_floating(w.dtype()), "[", op, "] expects a floating weight, got ",
                     dtype_name(w.dtype()));
-  check<NoKernelError>(w.device().is_cpu(), "no ", w.device().str(), " kernel for ", op);
   NoGradGuard no_grad;
-  Tensor t = layout == WeightLayout::out_in ? w : transpose(w, 0, 1);
+  // Quantization runs on the host (once, at load time); a GPU weight is read back first and
+  // the result uploads its parts on first GPU use.
+  Tensor host = w.device().is_cpu() ? w : w.to(Device::cpu());
+  Tensor t = layout == WeightLayout::out_in ? host : transpose(host, 0, 1);
   return contiguous(to_dtype(t, DType::f32));
 }
 

@@ -86,6 +86,17 @@ class QuantizedWeight {
   // nf4: the dequantized block absmax â_b, f32 [out·in/64]; int8: the row scales, f32 [out].
   Tensor block_scales() const;
 
+  // GPU residency. The parts above stay on the host; a GPU copy of them is uploaded once per
+  // device (on the first quantized_linear / dequantize of a GPU input, or by to()) and kept
+  // with the weight, so every handle sharing the storage reuses it.
+  struct DeviceParts {
+    Tensor codes;         // the bytes of codes() (i32 words, byte-addressed by kernels)
+    Tensor absmax_codes;  // nf4: the bytes of absmax_codes(); int8: undefined
+    Tensor scales;        // f32, as scales()
+  };
+  const DeviceParts& device_parts(Device device) const;  // uploads on first call; thread-safe
+  QuantizedWeight to(Device device) const;  // uploads (GPU) and returns a handle to the same weight
+
   struct Parts;  // the storage, defined in quantize.cpp
   explicit QuantizedWeight(std::shared_ptr<const Parts> p) : p_(std::move(p)) {}
 

@@ -6,6 +6,9 @@
 // Backward (W frozen, so dx only): W's input columns are cut into tiles of whole NF4 blocks;
 //   dx[:, c0:c1] = gy [N, out] · tile [out, c1 - c0],
 // so no task reduces across another's output and results do not depend on the thread count.
+// On a GPU (x there): the same products by dequantized tiles and cuBLASLt (backend/cuda/
+// cuda_quant.cpp; half inputs get half tiles and tensor cores), the weight's parts uploaded
+// once and kept with it.
 #include <cblas.h>
 
 #include <algorithm>
@@ -17,6 +20,8 @@
 #include "engine/autograd/node.h"
 #include "engine/backend/cpu/reduce.h"
 #include "engine/backend/cpu/threading.h"
+#include "engine/backend/cuda/cuda_ops.h"
+#include "engine/backend/cuda/cuda_quant.h"
 #include "engine/core/counters.h"
 #include "engine/ops/convert.h"
 #include "engine/ops/shape.h"
@@ -67,12 +72,18 @@ void backward_tiles(const float* gy, int64_t n, const QuantizedWeight& w, float*
   });
 }
 
+// The GPU's GEMM dtype for an operand: its own half type (only Ŵ's tile is rounded to it),
+// else f32 (f64 is computed in f32, as on the CPU).
+DType gpu_gemm_dtype(DType dt) { return dt == DType::bf16 || dt == DType::f16 ? dt : DType::f32; }
+
 void check_args(const Tensor& x, const QuantizedWeight& w, const Tensor& bias) {
   check<ValueError>(w.defined(), "[quantized_linear] the quantized weight is undefined");
   check<ShapeError>(x.defined() && x.dim() >= 1, "[quantized_linear] expects x [..., in]");
+  if (x.defined() && !x.device().is_cpu()) cuda::require("quantized_linear", x.device());
   for (const Tensor& t : {x, bias})
     if (t.defined()) {
-      check<NoKernelError>(t.device().is_cpu(), "no ", t.device().str(), " kernel for quantized_linear");
+      check<NoKernelError>(t.device() == x.device(), "[quantized_linear] x on ", x.device().str(), ", bias on ",
+                           t.device().str());
       check<DTypeError>(is_floating(t.dtype()), "[quantized_linear] expects floating x and bias, got ",
                         dtype_name(t.dtype()));
     }
@@ -95,12 +106,17 @@ Tensor quantized_linear(const Tensor& x, const QuantizedWeight& w, const Tensor&
   Tensor y;
   {
     NoGradGuard no_grad;
-    Tensor x2 = contiguous(reshape(to_dtype(x, DType::f32), {-1, in}));  // [N, in]
-    const int64_t n = x2.size(0);
-    Tensor y2 = empty({n, out});                                          // [N, out]
-    if (bias.defined()) copy_(y2, to_dtype(bias, DType::f32));  // the tiles accumulate onto it
-    count_kernel("quantized_linear", 2 * n * in * out);
-    if (n > 0) forward_tiles(x2.data<float>(), n, w, y2.data<float>(), bias.defined());
+    Tensor y2;  // [N, out] f32
+    if (!x.device().is_cpu()) {  // half x stays half (tensor cores); the tile GEMMs count themselves
+      y2 = cuda::quantized_matmul(contiguous(reshape(to_dtype(x, gpu_gemm_dtype(x.dtype())), {-1, in})), w, bias);
+    } else {
+      Tensor x2 = contiguous(reshape(to_dtype(x, DType::f32), {-1, in}));  // [N, in]
+      const int64_t n = x2.size(0);
+      y2 = empty({n, out});
+      if (bias.defined()) copy_(y2, to_dtype(bias, DType::f32));  // the tiles accumulate onto it
+      count_kernel("quantized_linear", 2 * n * in * out);
+      if (n > 0) forward_tiles(x2.data<float>(), n, w, y2.data<float>(), bias.defined());
+    }
     y = to_dtype(reshape(y2, y_shape), dt);
   }
   autograd::Recorder rec("quantized_linear", {x, bias});
@@ -109,16 +125,24 @@ Tensor quantized_linear(const Tensor& x, const QuantizedWeight& w, const Tensor&
   const Shape xs = x.shape();
   const DType dx_t = x.dtype(), db_t = bias.defined() ? bias.dtype() : dt;
   return rec.finish(y, [=](const Tensor& g, autograd::Node& node) -> std::vector<Tensor> {
-    Tensor g2 = contiguous(reshape(to_dtype(g, DType::f32), {-1, out}));  // [N, out]
+    const bool gpu = !g.device().is_cpu();
+    // [N, out] f32: what the CPU tiles and every db read (made only when one of them runs).
+    Tensor g2 = !gpu || node.needs(1) ? contiguous(reshape(to_dtype(g, DType::f32), {-1, out})) : Tensor{};
     Tensor gx, gb;
-    if (node.needs(0)) {
+    if (node.needs(0) && gpu) {  // g's half type kept for the tile GEMMs, as in the forward
+      Tensor gh = contiguous(reshape(to_dtype(g, gpu_gemm_dtype(g.dtype())), {-1, out}));
+      gx = to_dtype(reshape(cuda::quantized_matmul_t(gh, w), xs), dx_t);
+    } else if (node.needs(0)) {
       const int64_t n = g2.size(0);
-      Tensor dx = empty({n, in});  // [N, in]
       count_kernel("quantized_linear.dx", 2 * n * in * out);
+      Tensor dx = empty({n, in});  // [N, in]
       if (n > 0) backward_tiles(g2.data<float>(), n, w, dx.data<float>());
       gx = to_dtype(reshape(dx, xs), dx_t);
     }
-    if (node.needs(1)) gb = to_dtype(cpu::sum_dims("quantized_linear.db", g2, {true, false}), db_t);
+    if (node.needs(1))
+      gb = to_dtype(gpu ? cuda::sum_dims("quantized_linear.db", g2, {true, false})
+                        : cpu::sum_dims("quantized_linear.db", g2, {true, false}),
+                    db_t);
     return {gx, gb};
   });
 }
