@@ -32,6 +32,10 @@ struct Batch {
   Tensor decoder_inputs_embeds;   // T5 prompt methods on the decoder side
 };
 
+// The batch with every defined tensor on `device` (a no-op for tensors already there): the
+// training, evaluation and generation code collate on the host and move once per batch.
+Batch batch_to(const Batch& batch, engine::Device device);
+
 struct ModelOutput {
   Tensor logits, loss;
   Tensor task_loss;          // loss before PEFT regularisers (AdaLoRA); set by peft::PeftModel
@@ -109,6 +113,7 @@ struct LoadOptions {
   std::string architecture;  // override config.json's "architectures"[0]
   engine::DType dtype = engine::DType::f32;  // compute dtype of the loaded weights
   bool strict = true;
+  engine::Device device = engine::Device::cpu();  // where the weights go once loaded (module_to)
 };
 
 // Loads an HF checkpoint folder: config.json + model.safetensors | sharded safetensors

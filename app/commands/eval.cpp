@@ -22,6 +22,7 @@
 #include "app/train/trainer.h"
 #include "engine/autograd/grad_mode.h"
 #include "engine/core/error.h"
+#include "engine/nn/module_device.h"
 #include "peft/core/generate.h"
 
 namespace app {
@@ -104,13 +105,15 @@ int64_t resolve_num_labels(const EvalArgs& a) {
 }
 
 void run(EvalArgs& a) {
+  const engine::Device device = tasks::resolve_device(a.task.device);
   const Task task = tasks::parse_task(a.task.task);
   a.task.num_labels = tasks::is_classification(task) ? resolve_num_labels(a) : 0;
   a.task.data.columns.num_labels = a.task.features.num_labels = a.task.num_labels;
   const tasks::TaskData data = tasks::read_task_data(task, a.data, a.task.data);
   const auto tokenizer = models::load_tokenizer(a.model);
-  auto model = std::make_shared<peft::PeftModel>(
-      tasks::load_task_model({a.model, task, a.task.architecture, a.task.num_labels, /*seed=*/42}));
+  models::ModelPtr base = tasks::load_task_model({a.model, task, a.task.architecture, a.task.num_labels, /*seed=*/42});
+  engine::nn::module_to(*base, device);  // adapters loaded below follow it
+  auto model = std::make_shared<peft::PeftModel>(base);
   std::vector<std::string> names;
   for (size_t i = 0; i < a.adapters.size(); ++i) {
     names.push_back(i == 0 ? "default" : "adapter_" + std::to_string(i));

@@ -5,7 +5,7 @@
 // through peft::generate, so prompt and prefix methods apply as in training.
 //   peft generate --model DIR [--adapter DIR ...] (--prompt TEXT | --file prompts.txt) [--max-new-tokens N]
 //                 [--greedy | --sample [--temperature T] [--top-k K] [--top-p P] [--seed S] | --beams N
-//                 [--length-penalty L] [--early-stopping true|false|never]] [--json]
+//                 [--length-penalty L] [--early-stopping true|false|never]] [--json] [--device cpu|cuda]
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/command.h"
+#include "app/tasks/cli_flags.h"
 #include "engine/core/error.h"
 #include "models/generation/generate.h"
 #include "models/model.h"
@@ -24,7 +25,7 @@ namespace app {
 namespace {
 
 struct GenerateArgs {
-  std::string model, prompt, file, early_stopping;
+  std::string model, prompt, file, early_stopping, device = "cpu";
   std::vector<std::string> adapters;
   int64_t max_new_tokens = 20, top_k = 50, beams = 1;
   double temperature = 1.0, top_p = 1.0, length_penalty = 1.0;
@@ -76,9 +77,12 @@ models::generation::GenerationOutput continue_prompts(const GenerateArgs& args, 
 }
 
 void run(const GenerateArgs& args) {
+  const engine::Device device = tasks::resolve_device(args.device);
   engine::check<engine::ValueError>(args.prompt.empty() != args.file.empty(),
                                     "[generate] give exactly one of --prompt and --file");
-  models::ModelPtr model = models::load_pretrained(args.model);
+  models::LoadOptions load;
+  load.device = device;  // adapters loaded on it follow; greedy steps read back only the chosen ids
+  models::ModelPtr model = models::load_pretrained(args.model, load);
   model->eval();
   const auto tokenizer = models::load_tokenizer(args.model);
   const std::vector<std::string> texts = args.file.empty() ? std::vector{args.prompt} : read_prompts(args.file);
@@ -120,6 +124,7 @@ const Command kGenerate("generate", "Continue prompts with a GPT-2 or T5 checkpo
       ->check(CLI::IsMember({"true", "false", "never"}))
       ->needs(beams);
   sub.add_flag("--json", args->json, "print prompts, continuations, token ids (and beam scores) as JSON");
+  tasks::add_device_flag(sub, args->device);
   sub.callback([args] { run(*args); });
 });
 

@@ -19,6 +19,7 @@
 #include "engine/core/device.h"
 #include "engine/core/error.h"
 #include "engine/io/atomic_file.h"
+#include "engine/nn/module_device.h"
 #include "models/generation/generation_config.h"
 #include "peft/methods/fish_mask/adapter.h"
 
@@ -131,7 +132,8 @@ nlohmann::json results_json(const TrainArgs& a, const train::TrainResult& t, int
           {"trainable_params", trainable},
           {"all_params", all},
           {"trainable_percent", all > 0 ? 100.0 * double(trainable) / double(all) : 0.0},
-          {"peak_memory_bytes", engine::memory_stats().peak},
+          {"peak_memory_bytes", engine::memory_stats(engine::parse_device(a.task.device)).peak},
+          {"device", a.task.device},
           {"peak_rss_bytes", peak_rss_bytes()},
           {"seconds", t.seconds},
           {"steps", t.steps},
@@ -155,6 +157,7 @@ void print_table(const nlohmann::json& r) {
 }
 
 void run(TrainArgs& a, const CLI::App& sub) {
+  const engine::Device device = tasks::resolve_device(a.task.device);  // first: nothing read or written without it
   resolve_options(a, sub);
   const Task task = tasks::parse_task(a.task.task);
   Prepared p = prepare(a, task);
@@ -165,6 +168,7 @@ void run(TrainArgs& a, const CLI::App& sub) {
   const train::Dataset data = train::features_dataset(train_features, tasks::batch_kind(task), pad,
                                                       size_t(a.options.batch_size), /*bucket_batches=*/8);
   models::ModelPtr model = tasks::load_task_model({a.model, task, a.task.architecture, a.task.num_labels, a.options.seed});
+  engine::nn::module_to(*model, device);  // adapters added below follow the model's device
 
   std::shared_ptr<peft::PeftModel> peft;
   std::unique_ptr<train::TrainTarget> target;
@@ -185,7 +189,9 @@ void run(TrainArgs& a, const CLI::App& sub) {
     e.task = task, e.data = p.validation, e.pad_id = pad, e.batch_size = size_t(a.options.batch_size);
     e.features = std::make_shared<const std::vector<train::Features>>(
         tasks::task_features(task, *tokenizer, *p.validation, a.task.features));
-    e.forward = [model, peft](const models::Batch& b) { return peft ? peft->forward(b) : model->forward(b); };
+    e.forward = [model, peft](const models::Batch& b) {
+      return peft ? peft->forward(b) : model->forward(models::batch_to(b, engine::nn::module_device(*model)));
+    };
     e.generate = task == Task::data_to_text && a.options.metric != "eval_loss" && a.options.metric != "perplexity";
     engine::check<engine::ValueError>(!e.generate || peft, "[train] --eval-metric ", a.options.metric,
                                       " needs a PEFT method (full fine-tuning reports eval_loss)");
@@ -199,7 +205,7 @@ void run(TrainArgs& a, const CLI::App& sub) {
                                       "[train] --eval-every / --eval-metric need --validation");
   }
 
-  engine::reset_peak_memory();
+  engine::reset_peak_memory(device);
   const train::TrainResult t = train::train(*target, data, a.options, evaluate);
   if (t.interrupted) {
     std::printf("interrupted at step %lld: checkpoint saved; run the same command again to resume\n", (long long)t.steps);

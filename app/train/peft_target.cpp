@@ -35,7 +35,7 @@ NamedTensors PeftTarget::trainable_parameters() { return model_->trainable_param
 void PeftTarget::save_trainable(const std::filesystem::path& dir) const {
   model_->save_pretrained(dir);
   NamedTensors tensors;
-  for (const auto& [name, t] : model_->trainable_parameters()) tensors.emplace_back(name, t.detach());
+  for (const auto& [name, t] : model_->trainable_parameters()) tensors.emplace_back(name, t.detach().to(engine::Device::cpu()));
   engine::io::save_safetensors(dir / kTrainableFile, tensors);
 }
 

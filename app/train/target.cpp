@@ -5,6 +5,7 @@
 #include "app/train/dataset.h"
 #include "engine/core/error.h"
 #include "engine/nn/layers.h"
+#include "engine/nn/module_device.h"
 #include "models/loading/checkpoint.h"
 
 namespace app::train {
@@ -24,7 +25,7 @@ FullFineTune::FullFineTune(models::ModelPtr model) : model_(std::move(model)) {
 }
 
 engine::Tensor FullFineTune::loss(const models::Batch& batch) {
-  models::ModelOutput out = model_->forward(batch);
+  models::ModelOutput out = model_->forward(models::batch_to(batch, engine::nn::module_device(*model_)));
   engine::check<engine::ValueError>(out.loss.defined(), "[train] ", model_->architecture(),
                                     " returned no loss: the batch needs labels");
   return out.loss;

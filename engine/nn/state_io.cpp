@@ -14,7 +14,7 @@ void save_tensors(const std::filesystem::path& path, const std::map<std::string,
   std::vector<std::pair<std::string, Tensor>> ordered;
   for (const auto& [name, t] : tensors) {
     check<ValueError>(t.defined(), "[save_tensors] ", path.string(), ": tensor '", name, "' is undefined");
-    ordered.emplace_back(name, t.detach());
+    ordered.emplace_back(name, t.detach().to(Device::cpu()));  // files are written from host memory
   }
   io::save_safetensors(path, ordered, metadata);
 }

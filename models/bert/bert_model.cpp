@@ -3,6 +3,7 @@
 #include "models/bert/bert_model.h"
 
 #include "engine/engine.h"
+#include "engine/nn/module_device.h"
 #include "models/common/attention_utils.h"
 #include "models/common/init.h"
 
@@ -39,9 +40,11 @@ Tensor BertEmbeddings::forward(const Tensor& inputs_embeds, const Tensor& token_
 }
 
 Tensor BertEmbeddings::default_position_ids(const Tensor& input_ids, int64_t T, int64_t past) const {
-  if (!c_.is_roberta()) return engine::arange(past, past + T).reshape({1, T});
+  // Built on the host, then placed on the model's device (that of the position table).
+  const engine::Device device = engine::nn::module_device(*child("position_embeddings"));
+  if (!c_.is_roberta()) return engine::arange(past, past + T).reshape({1, T}).to(device);
   const int64_t pad = c_.pad_token_id;
-  if (!input_ids.defined()) return engine::arange(pad + 1, pad + 1 + T).reshape({1, T});
+  if (!input_ids.defined()) return engine::arange(pad + 1, pad + 1 + T).reshape({1, T}).to(device);
   // (cumsum(ids != pad) + past) * (ids != pad) + pad, row by row.
   const int64_t B = input_ids.size(0);
   std::vector<int64_t> ids = input_ids.to_vector<int64_t>(), pos(ids.size());
@@ -54,7 +57,7 @@ Tensor BertEmbeddings::default_position_ids(const Tensor& input_ids, int64_t T, 
       pos[i] = real ? count + past + pad : pad;
     }
   }
-  return engine::from_vector(pos, {B, T});
+  return engine::from_vector(pos, {B, T}).to(device);
 }
 
 BertPooler::BertPooler(const BertConfig& c) {
@@ -98,7 +101,7 @@ ModelOutput BertModel::encode(const Batch& batch, const ForwardOptions& options,
   engine::check<engine::ShapeError>(batch.position_ids.defined() || past + T <= max_tokens, "[", type_name(), "] ",
                                     past + T, " positions exceed max_position_embeddings ",
                                     c_.max_position_embeddings);
-  Tensor token_types = batch.token_type_ids.defined() ? batch.token_type_ids : engine::zeros({B, T}, DType::i64);
+  Tensor token_types = batch.token_type_ids.defined() ? batch.token_type_ids : engine::zeros({B, T}, DType::i64, embeds.device());
   Tensor positions = batch.position_ids.defined() ? batch.position_ids
                                                   : emb->default_position_ids(has_ids ? batch.input_ids : Tensor{}, T, past);
   ModelOutput out;
@@ -107,7 +110,7 @@ ModelOutput BertModel::encode(const Batch& batch, const ForwardOptions& options,
   // peft prepends ones for the prefix to the mask; the attention op attends prefix keys itself.
   Tensor mask = batch.attention_mask;
   if (mask.defined() && past > 0 && mask.size(1) == past + T) mask = mask.narrow(1, past, T);
-  mask = common::key_padding_mask(mask, B, T);
+  mask = common::key_padding_mask(mask, B, T, embeds.device());
   out.last_hidden_state = child_as<BertEncoder>("encoder")->forward(
       h, mask, options, options.output_hidden_states ? &out.hidden_states : nullptr);
   if (pooling_) out.pooler_output = child_as<BertPooler>("pooler")->forward(out.last_hidden_state);

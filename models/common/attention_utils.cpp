@@ -25,8 +25,9 @@ int64_t past_length(const ForwardOptions& options) {
   return n;
 }
 
-Tensor key_padding_mask(const Tensor& attention_mask, int64_t batch, int64_t length) {
-  if (!attention_mask.defined()) return engine::ones({batch, length}, engine::DType::f32);
+Tensor key_padding_mask(const Tensor& attention_mask, int64_t batch, int64_t length, engine::Device device) {
+  // The all-ones default is made on the model's device (the attention op wants one device).
+  if (!attention_mask.defined()) return engine::ones({batch, length}, engine::DType::f32, device);
   engine::check<engine::ShapeError>(attention_mask.dim() == 2 && attention_mask.size(1) == length,
                                     "[attention] attention_mask ", engine::shape_str(attention_mask.shape()),
                                     " does not cover ", length, " tokens");

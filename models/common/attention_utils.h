@@ -16,7 +16,8 @@ int64_t past_length(const ForwardOptions& options);
 
 // The key padding mask for T real keys: the batch's attention_mask, or all ones [B,T] when
 // absent (HF's default). Prefix keys are not included: the attention op always attends them.
-Tensor key_padding_mask(const Tensor& attention_mask, int64_t batch, int64_t length);
+Tensor key_padding_mask(const Tensor& attention_mask, int64_t batch, int64_t length,
+                        engine::Device device = engine::Device::cpu());
 
 // The prefix K/V for self-attention layer `layer` (undefined tensors when there is none),
 // checked against the expected [B or 1, H, P, D] shape so a wrong adapter fails by name.

@@ -39,13 +39,20 @@ GenerationOutput search(PretrainedModel& model, const std::vector<std::vector<in
   out.tokens.resize(N);
   std::vector<bool> finished(N, false);
   std::vector<int64_t> fed;
+  // Greedy search on a GPU takes the argmax there (N ids come back per step, not N×V logits);
+  // on the host it stays the loop below, so CPU results are exactly as before.
+  const bool device_argmax = !config.do_sample && !decoder.on_host();
   for (int64_t step = 0; step < config.max_new_tokens; ++step) {
-    std::vector<float> logits = decoder.next_logits(fed);  // [N,V]
+    std::vector<float> logits;
+    std::vector<int64_t> chosen;
+    if (device_argmax) chosen = decoder.next_argmax(fed);  // [N]
+    else logits = decoder.next_logits(fed);                // [N,V]
     const int64_t V = decoder.vocab_size();
     fed.assign(N, config.pad_id());
     for (size_t r = 0; r < N; ++r) {
       if (finished[r]) continue;
-      fed[r] = choose(std::span<float>(logits.data() + int64_t(r) * V, size_t(V)), config, gen);
+      fed[r] = device_argmax ? chosen[r]
+                             : choose(std::span<float>(logits.data() + int64_t(r) * V, size_t(V)), config, gen);
       out.tokens[r].push_back(fed[r]);
       finished[r] = is_eos(config, fed[r]);
     }

@@ -8,14 +8,15 @@
 #include <utility>
 
 #include "engine/engine.h"
+#include "engine/nn/module_device.h"
 
 namespace models::generation {
 using engine::DType;
 
 namespace {
 
-Tensor column(const std::vector<int64_t>& values) {
-  return engine::from_vector(values, {int64_t(values.size()), 1});  // [N,1]
+Tensor column(const std::vector<int64_t>& values, engine::Device device) {
+  return engine::from_vector(values, {int64_t(values.size()), 1}).to(device);  // [N,1]
 }
 
 // Row `rows[r]` of t for each r, along dim 0 (undefined stays undefined).
@@ -29,6 +30,7 @@ IncrementalDecoder::IncrementalDecoder(PretrainedModel& model, const std::vector
                                        int64_t pad_id, int64_t start_id, ForwardFn forward)
     : model_(model),
       forward_(std::move(forward)),
+      device_(engine::nn::module_device(model)),
       encoder_decoder_(model.is_encoder_decoder()),
       rows_(int64_t(prompts.size())),
       vocab_(model.vocab_size()),
@@ -45,17 +47,27 @@ ModelOutput IncrementalDecoder::run(const Batch& batch, const ForwardOptions& op
   return forward_ ? forward_(batch, options) : model_.forward(batch, options);
 }
 
-std::vector<float> IncrementalDecoder::last_position_logits(const ModelOutput& out) {
+Tensor IncrementalDecoder::last_position_logits(const ModelOutput& out) {
   engine::check<engine::ValueError>(out.logits.defined() && out.logits.dim() == 3, "[generate] ",
                                     model_.architecture(), " gives no token logits [B,T,V]");
   vocab_ = out.logits.size(2);
-  return out.logits.select(1, out.logits.size(1) - 1).contiguous().to_vector<float>();  // [N,V]
+  return out.logits.select(1, out.logits.size(1) - 1);  // [N,V], a view
+}
+
+std::vector<float> IncrementalDecoder::next_logits(const std::vector<int64_t>& tokens) {
+  engine::NoGradGuard no_grad;
+  return step(tokens).contiguous().to_vector<float>();  // [N,V] row-major on the host
+}
+
+std::vector<int64_t> IncrementalDecoder::next_argmax(const std::vector<int64_t>& tokens) {
+  engine::NoGradGuard no_grad;
+  return engine::argmax(step(tokens), -1).to_vector<int64_t>();  // [N]
 }
 
 // Decoder-only: prompts left-padded to the longest (HF's required padding side for batched
 // generation); position ids = cumsum(mask) - 1, with 1 at padding.
 // Encoder-decoder: prompts right-padded for the encoder, the decoder fed its start token.
-std::vector<float> IncrementalDecoder::first_step() {
+Tensor IncrementalDecoder::first_step() {
   size_t L = 0;
   for (const auto& p : prompts_) L = std::max(L, p.size());
   std::vector<int64_t> ids, mask, pos;
@@ -69,16 +81,16 @@ std::vector<float> IncrementalDecoder::first_step() {
     }
   }
   Batch batch;
-  batch.input_ids = engine::from_vector(ids, {rows_, int64_t(L)});
-  attention_mask_ = engine::from_vector(mask, {rows_, int64_t(L)});
+  batch.input_ids = engine::from_vector(ids, {rows_, int64_t(L)}).to(device_);
+  attention_mask_ = engine::from_vector(mask, {rows_, int64_t(L)}).to(device_);
   batch.attention_mask = attention_mask_;
   ForwardOptions options;
   options.cache = &cache_;
   if (encoder_decoder_) {
-    batch.decoder_input_ids = column(std::vector<int64_t>(size_t(rows_), start_id_));
+    batch.decoder_input_ids = column(std::vector<int64_t>(size_t(rows_), start_id_), device_);
     length_ = 1;
   } else {
-    batch.position_ids = engine::from_vector(pos, {rows_, int64_t(L)});
+    batch.position_ids = engine::from_vector(pos, {rows_, int64_t(L)}).to(device_);
     for (int64_t r = 0; r < rows_; ++r) last_position_.push_back(pos[size_t((r + 1) * int64_t(L) - 1)]);
     length_ = int64_t(L);
   }
@@ -87,8 +99,7 @@ std::vector<float> IncrementalDecoder::first_step() {
   return last_position_logits(out);
 }
 
-std::vector<float> IncrementalDecoder::next_logits(const std::vector<int64_t>& tokens) {
-  engine::NoGradGuard no_grad;
+Tensor IncrementalDecoder::step(const std::vector<int64_t>& tokens) {
   if (length_ == 0) return first_step();
   engine::check<engine::ValueError>(int64_t(tokens.size()) == rows_, "[generate] ", tokens.size(),
                                     " tokens for ", rows_, " rows");
@@ -96,24 +107,24 @@ std::vector<float> IncrementalDecoder::next_logits(const std::vector<int64_t>& t
   ForwardOptions options;
   options.cache = &cache_;
   if (encoder_decoder_) {
-    batch.decoder_input_ids = column(tokens);
+    batch.decoder_input_ids = column(tokens, device_);
     batch.attention_mask = attention_mask_;
     options.encoder_output = encoder_output_;
     options.encoder_attention_mask = attention_mask_;
   } else {
-    batch.input_ids = column(tokens);
+    batch.input_ids = column(tokens, device_);
     // Every generated token is attended (HF appends a 1 per step, finished rows included).
-    attention_mask_ = engine::concat({attention_mask_, engine::ones({rows_, 1}, attention_mask_.dtype())}, 1);
+    attention_mask_ = engine::concat({attention_mask_, engine::ones({rows_, 1}, attention_mask_.dtype(), device_)}, 1);
     for (int64_t& p : last_position_) ++p;
     batch.attention_mask = attention_mask_;
-    batch.position_ids = column(last_position_);
+    batch.position_ids = column(last_position_, device_);
   }
   ++length_;
   return last_position_logits(run(batch, options));
 }
 
 void IncrementalDecoder::reorder(const std::vector<int64_t>& rows) {
-  const Tensor index = engine::from_vector(rows, {int64_t(rows.size())});
+  const Tensor index = engine::from_vector(rows, {int64_t(rows.size())}).to(device_);
   for (auto* layers : {&cache_.self_attn, &cache_.cross_attn})
     for (LayerKV& kv : *layers) kv.k = take_rows(kv.k, index), kv.v = take_rows(kv.v, index);
   attention_mask_ = take_rows(attention_mask_, index);

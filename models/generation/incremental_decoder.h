@@ -21,6 +21,10 @@ class IncrementalDecoder {
   // Next-token logits [rows, V] (f32, row-major): the first call runs the prompts, each later
   // call feeds `tokens` (one per row, the previous choice) through the cache.
   std::vector<float> next_logits(const std::vector<int64_t>& tokens = {});
+  // Greedy search's choice for the same step: the argmax of each row's logits, computed where
+  // the model is, so a model on a GPU copies back N token ids per step instead of N×V logits.
+  std::vector<int64_t> next_argmax(const std::vector<int64_t>& tokens = {});
+  bool on_host() const { return device_.is_cpu(); }
   // Beam search: row r of the state becomes old row rows[r] (cache, masks, encoder output).
   void reorder(const std::vector<int64_t>& rows);
 
@@ -31,12 +35,14 @@ class IncrementalDecoder {
   int64_t current_length() const { return length_; }
 
  private:
-  std::vector<float> first_step();
-  std::vector<float> last_position_logits(const ModelOutput& out);
+  Tensor step(const std::vector<int64_t>& tokens);  // the last position's logits [N,V], on the device
+  Tensor first_step();
+  Tensor last_position_logits(const ModelOutput& out);
   ModelOutput run(const Batch& batch, const ForwardOptions& options);
 
   PretrainedModel& model_;
   ForwardFn forward_;
+  engine::Device device_;  // the model's: ids, masks, positions and the cache live there
   bool encoder_decoder_;
   int64_t rows_, vocab_, length_ = 0;
   std::vector<std::vector<int64_t>> prompts_;

@@ -20,13 +20,14 @@ bool ends_with(const std::string& s, const std::string& p) {
 // The key padding mask over the cached and new keys [B, Tc+T]. HF's mask covers every key
 // seen so far; peft's prefix tuning prepends ones for the P prefix keys, which the attention
 // op attends by itself, so those columns are dropped.
-Tensor self_attention_mask(const Tensor& attention_mask, const ForwardOptions& options, int64_t B, int64_t T) {
+Tensor self_attention_mask(const Tensor& attention_mask, const ForwardOptions& options, int64_t B, int64_t T,
+                           engine::Device device) {
   const int64_t cached = options.cache ? options.cache->length() : 0;
   const int64_t prefix = common::past_length(options) - cached;
   Tensor mask = attention_mask;
   if (mask.defined() && prefix > 0 && mask.dim() == 2 && mask.size(1) == prefix + cached + T)
     mask = mask.narrow(1, prefix, cached + T);
-  return common::key_padding_mask(mask, B, cached + T);
+  return common::key_padding_mask(mask, B, cached + T, device);
 }
 
 }  // namespace
@@ -70,7 +71,7 @@ Tensor GPT2Model::embed(const Batch& batch, const ForwardOptions& options, const
   if (!positions.defined()) {
     engine::check<engine::ShapeError>(past + T <= c_.n_positions, "[GPT2Model] ", past + T,
                                       " positions exceed n_positions ", c_.n_positions);
-    positions = engine::arange(past, past + T).reshape({1, T});
+    positions = engine::arange(past, past + T).reshape({1, T}).to(embeds.device());
   }
   return call("drop", embeds + call("wpe", positions));  // [B,T,C] + [B|1,T,C]
 }
@@ -79,7 +80,7 @@ ModelOutput GPT2Model::run(const Batch& batch, const ForwardOptions& options, co
   ModelOutput out;
   Tensor h = embed(batch, options, root);  // [B,T,C]
   const int64_t B = h.size(0), T = h.size(1);
-  const Tensor mask = self_attention_mask(batch.attention_mask, options, B, T);
+  const Tensor mask = self_attention_mask(batch.attention_mask, options, B, T, h.device());
   if (options.cache && int64_t(options.cache->self_attn.size()) < c_.n_layer)
     options.cache->self_attn.resize(size_t(c_.n_layer));
   auto blocks = child_as<common::ModuleList>("h");

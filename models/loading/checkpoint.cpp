@@ -66,7 +66,10 @@ TensorMap read_checkpoint(const fs::path& folder, DType dtype) {
 }
 
 void write_safetensors(const fs::path& file, const std::vector<std::pair<std::string, Tensor>>& tensors) {
-  engine::io::save_safetensors(file, tensors, {{"format", "pt"}});
+  // Files are written from host memory: a model on a GPU is copied back tensor by tensor.
+  std::vector<std::pair<std::string, Tensor>> host;
+  for (const auto& [name, t] : tensors) host.emplace_back(name, t.detach().to(engine::Device::cpu()));
+  engine::io::save_safetensors(file, host, {{"format", "pt"}});
 }
 
 nlohmann::json read_config(const fs::path& folder) {

@@ -6,6 +6,7 @@
 
 #include "engine/autograd/grad_mode.h"
 #include "engine/io/atomic_file.h"
+#include "engine/nn/module_device.h"
 #include "models/architectures.h"
 #include "models/loading/checkpoint.h"
 
@@ -99,7 +100,9 @@ ModelPtr load_pretrained(const fs::path& folder, const LoadOptions& options) {
   nlohmann::json config = read_config(folder);
   std::string arch = options.architecture.empty() ? default_architecture(config) : options.architecture;
   ModelPtr model = build(config, arch);
+  engine::nn::require_device(options.device, "load_pretrained");  // before reading gigabytes
   load_weights(*model, read_checkpoint(folder, options.dtype), options.strict, folder.string());
+  engine::nn::module_to(*model, options.device);  // loaded on the host, then moved as a whole
   model->eval();  // as transformers' from_pretrained
   return model;
 }

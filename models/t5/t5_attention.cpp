@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "engine/engine.h"
+#include "engine/nn/module_device.h"
 #include "engine/ops/attention.h"
 #include "models/common/attention_utils.h"
 #include "models/common/init.h"
@@ -60,7 +61,9 @@ Tensor T5Attention::position_bias(int64_t q_len, int64_t k_len, int64_t q_offset
                                                "relative_attention_bias (only layer 0 of each stack has one)");
   // The encoder's buckets are bidirectional, the decoder's causal (T5Attention.compute_bias).
   Tensor buckets = relative_position_buckets(q_len, k_len, q_offset, !is_decoder_, num_buckets_, max_distance_);
-  Tensor values = call("relative_attention_bias", buckets);  // [Tq,Tk] -> [Tq,Tk,H]
+  // Buckets are computed on the host and follow the table (which PEFT may have wrapped).
+  const engine::Device device = engine::nn::module_device(*child("relative_attention_bias"));
+  Tensor values = call("relative_attention_bias", buckets.to(device));  // [Tq,Tk] -> [Tq,Tk,H]
   return values.permute({2, 0, 1}).unsqueeze(0);              // [1,H,Tq,Tk]
 }
 

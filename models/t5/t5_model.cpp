@@ -36,7 +36,7 @@ Tensor shift_right(const Tensor& labels, int64_t decoder_start_token_id, int64_t
       const int64_t v = t == 0 ? decoder_start_token_id : in[size_t(b * T + t - 1)];
       out[size_t(b * T + t)] = v == -100 ? pad_token_id : v;
     }
-  return engine::from_vector(out, {B, T});
+  return engine::from_vector(out, {B, T}).to(labels.device());  // built on the host, used where labels live
 }
 
 T5Base::T5Base(const T5Config& c, const nlohmann::json& config) : c_(c) {

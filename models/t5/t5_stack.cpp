@@ -13,10 +13,10 @@ namespace {
 
 // The self-attention key mask over the cached + new tokens (prefix keys are always attended
 // by the op): the caller's mask without the prefix columns peft prepends, or all ones.
-Tensor self_attention_mask(const Tensor& mask, int64_t B, int64_t prefix, int64_t keys) {
+Tensor self_attention_mask(const Tensor& mask, int64_t B, int64_t prefix, int64_t keys, engine::Device device) {
   if (mask.defined() && prefix > 0 && mask.dim() == 2 && mask.size(1) == prefix + keys)
     return mask.narrow(1, prefix, keys);  // [B,P+C+T] -> [B,C+T]
-  return common::key_padding_mask(mask, B, keys);
+  return common::key_padding_mask(mask, B, keys, device);
 }
 
 int64_t prefix_length(const ForwardOptions* options) {
@@ -51,7 +51,7 @@ Tensor T5Stack::forward(const Tensor& embeds, const T5StackInputs& in, std::vect
   auto blocks = child_as<common::ModuleList>("block");
   T5BlockArgs args;
   args.self_attn.causal = is_decoder_;
-  args.self_attn.mask = self_attention_mask(in.attention_mask, B, prefix, cached + T);  // [B,C+T]
+  args.self_attn.mask = self_attention_mask(in.attention_mask, B, prefix, cached + T, embeds.device());  // [B,C+T]
   // Queries sit after the prefix and the cache (HF slices compute_bias(P+C+T, P+C+T) to its
   // last T rows), so the prefix acts as earlier decoder tokens.
   auto block0 = blocks->at<T5Block>(0)->child_as<common::ModuleList>("layer")->at<T5LayerAttention>(0);
@@ -59,7 +59,7 @@ Tensor T5Stack::forward(const Tensor& embeds, const T5StackInputs& in, std::vect
   if (is_decoder_) {
     const int64_t S = in.encoder_hidden_states.size(1);
     args.cross_attn.key_value_states = in.encoder_hidden_states;
-    args.cross_attn.mask = common::key_padding_mask(in.encoder_attention_mask, B, S);  // [B,S]
+    args.cross_attn.mask = common::key_padding_mask(in.encoder_attention_mask, B, S, embeds.device());  // [B,S]
   }
   Tensor h = call("dropout", embeds);  // [B,T,D]
   for (int64_t i = 0; i < num_blocks_; ++i) {

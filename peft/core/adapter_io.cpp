@@ -49,7 +49,9 @@ void save_adapter_folder(const Adapter& adapter, const fs::path& dir) {
   std::vector<std::pair<std::string, Tensor>> tensors;
   for (const auto& [key, t] : adapter.file_tensors())
     // PEFT saves adapters in f32; integer tensors (selective methods' sparse_indices) keep their dtype.
-    tensors.emplace_back(key, engine::is_floating(t.dtype()) ? engine::to_dtype(t.detach(), engine::DType::f32) : t.detach());
+    // Adapters on a GPU are copied to the host first (files are written from host memory).
+    tensors.emplace_back(key, (engine::is_floating(t.dtype()) ? engine::to_dtype(t.detach(), engine::DType::f32) : t.detach())
+                                  .to(engine::Device::cpu()));
   engine::io::save_safetensors(dir / "adapter_model.safetensors", tensors, {{"format", "pt"}});
 }
 

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "engine/engine.h"
+#include "engine/nn/module_device.h"
 #include "peft/core/modules_to_save.h"
 #include "peft/core/registry.h"
 #include "peft/core/sample_routing.h"
@@ -32,7 +33,25 @@ Adapter& PeftModel::add_adapter(const std::string& name, std::shared_ptr<PeftCon
   engine::check<ValueError>(config != nullptr, "[PeftModel] adapter '", name, "' has no config");
   config->validate();
   std::unique_ptr<Adapter> adapter = method_by_type(config->peft_type).make_adapter(name, config);
-  adapter->attach(*base_, seed);
+  // Methods attach on the host, exactly as on a CPU model (same random draws, and the
+  // decompositions some inits run need host memory); a model on a GPU is brought to the host
+  // for the attach and then moved back with the new adapter's tensors (one round trip per
+  // added adapter, nothing per step).
+  const engine::Device device = engine::nn::module_device(*base_);
+  if (!device.is_cpu()) engine::nn::module_to(*base_, engine::Device::cpu());
+  try {
+    adapter->attach(*base_, seed);
+  } catch (...) {
+    if (!device.is_cpu()) engine::nn::module_to(*base_, device);
+    throw;
+  }
+  if (!device.is_cpu()) {
+    engine::nn::module_to(*base_, device);
+    std::vector<Tensor> owned;  // tensors an adapter keeps outside the model (prompt tables, shared rules)
+    for (const auto& [key, t] : adapter->file_tensors()) owned.push_back(t);
+    for (const auto& [key, t] : adapter->trainable_tensors()) owned.push_back(t);
+    engine::nn::tensors_to(owned, device, "add_adapter");
+  }
   adapters_.push_back(std::move(adapter));
   if (active_.empty()) active_ = {name};
   apply_active();
@@ -111,7 +130,8 @@ PeftModel::Disabled::~Disabled() {
 
 models::ModelOutput PeftModel::forward(const models::Batch& batch, const models::ForwardOptions& options,
                                        const std::vector<std::string>* adapter_names) {
-  ForwardContext ctx{batch, options, {}};
+  // The batch follows the model to its device (collated on the host; free on the CPU).
+  ForwardContext ctx{models::batch_to(batch, engine::nn::module_device(*base_)), options, {}};
   if (!disabled_)
     for (const auto& a : adapters_)
       if (std::find(active_.begin(), active_.end(), a->name()) != active_.end()) a->prepare(ctx);

@@ -30,14 +30,14 @@ engine::Tensor route_by_sample(const engine::Tensor& x, const std::vector<std::s
   std::vector<engine::Tensor> outputs;
   std::vector<int64_t> order;  // order[j] = original row of concatenated row j
   for (const auto& [name, rows] : groups) {
-    engine::Tensor index = engine::from_vector(rows, {static_cast<int64_t>(rows.size())});
+    engine::Tensor index = engine::from_vector(rows, {static_cast<int64_t>(rows.size())}).to(x.device());
     outputs.push_back(run(engine::index_select(x, 0, index), name));
     order.insert(order.end(), rows.begin(), rows.end());
   }
   std::vector<int64_t> inverse(order.size());
   for (size_t j = 0; j < order.size(); ++j) inverse[order[j]] = static_cast<int64_t>(j);
   engine::Tensor all = engine::concat(outputs, 0);
-  return engine::index_select(all, 0, engine::from_vector(inverse, {static_cast<int64_t>(inverse.size())}));
+  return engine::index_select(all, 0, engine::from_vector(inverse, {static_cast<int64_t>(inverse.size())}).to(x.device()));
 }
 
 }  // namespace peft

@@ -58,7 +58,7 @@ Tensor AdaLoraAdapter::regularization_loss() const {
     const Tensor& A = layer.lora_A(name());
     if (!A.requires_grad() || A.size(0) == 0) continue;  // not training: no regulariser (PEFT's inference mode)
     for (Tensor cov : {engine::matmul(A, A.t()), engine::matmul(layer.lora_B(name()).t(), layer.lora_B(name()))}) {
-      Tensor d = cov - identity(cov.size(0));  // [r,r]
+      Tensor d = cov - identity(cov.size(0)).to(cov.device());  // [r,r]
       Tensor fro = engine::sqrt(engine::sum(d * d));  // ‖PPᵀ − I‖_F
       total = total.defined() ? total + fro : fro;
       ++count;
@@ -115,7 +115,7 @@ NamedTensors AdaLoraAdapter::method_tensors() const {
       continue;
     }
     engine::NoGradGuard no_grad;
-    Tensor idx = engine::from_vector(kept, {static_cast<int64_t>(kept.size())});
+    Tensor idx = engine::from_vector(kept, {static_cast<int64_t>(kept.size())}).to(layer.lora_A(name()).device());
     out.emplace_back(prefix + "lora_A", engine::index_select(layer.lora_A(name()), 0, idx));  // [k,in]
     out.emplace_back(prefix + "lora_B", engine::index_select(layer.lora_B(name()), 1, idx));  // [out,k]
     out.emplace_back(prefix + "lora_E", engine::index_select(layer.lora_E(name()), 0, idx));  // [k,1]

@@ -44,7 +44,7 @@ std::vector<std::pair<std::string, Tensor>> AdaLoraLinear::adapter_tensors(const
 }
 
 Tensor AdaLoraLinear::delta_weight(const std::string& name) const {
-  if (settings_.at(name).r == 0) return engine::zeros({out_, in_});
+  if (settings_.at(name).r == 0) return engine::zeros({out_, in_}, engine::DType::f32, lora_A(name).device());
   return engine::matmul(lora_B(name), lora_A(name) * lora_E(name)) * factor(name);  // [out,r] @ [r,in]
 }
 

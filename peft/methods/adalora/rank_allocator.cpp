@@ -89,7 +89,7 @@ void RankAllocator::mask_using_rank_pattern(const json& rank_pattern) {
     for (const auto& b : keep) mask.push_back(b.get<bool>() ? 1.f : 0.f);
     engine::check<engine::ShapeError>(static_cast<int64_t>(mask.size()) == E.size(0), "[ADALORA] rank_pattern for ",
                                       path, " has ", mask.size(), " entries, lora_E has ", E.size(0));
-    engine::copy_(E, E * engine::from_vector(mask, {E.size(0), 1}));
+    engine::copy_(E, E * engine::from_vector(mask, {E.size(0), 1}).to(E.device()));
   }
 }
 

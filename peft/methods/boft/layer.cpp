@@ -94,8 +94,8 @@ Tensor BoftLinear::orthogonal_blocks(const std::string& name, bool dropout) {
   std::shuffle(order.begin(), order.end(), rng_);
   const int64_t factor = static_cast<int64_t>(rng_() % static_cast<uint64_t>(m));
   for (int64_t j = 0; j < static_cast<int64_t>(p * d); ++j) mask[factor * d + order[j]] = 1.0f;
-  Tensor keep = engine::from_vector(mask, {m, d, 1, 1});
-  return q * engine::rsub(1.0, keep) + keep * oft::eye(h);
+  Tensor keep = engine::from_vector(mask, {m, d, 1, 1}).to(q.device());
+  return q * engine::rsub(1.0, keep) + keep * oft::eye(h).to(q.device());
 }
 
 Tensor BoftLinear::rotate_input(const Tensor& x, const std::string& name, bool dropout) {
@@ -108,9 +108,9 @@ Tensor BoftLinear::rotate_input(const Tensor& x, const std::string& name, bool d
     std::vector<int64_t> inverse(perm.size());
     for (size_t k = 0; k < perm.size(); ++k) inverse[perm[k]] = static_cast<int64_t>(k);
     const int64_t n = static_cast<int64_t>(perm.size());
-    z = engine::index_select(z, -1, engine::from_vector(inverse, {n}));   // x·P_i
+    z = engine::index_select(z, -1, engine::from_vector(inverse, {n}).to(z.device()));   // x·P_i
     z = oft::block_diag_apply(z, q.select(0, i));                        // ·BD_i
-    z = engine::index_select(z, -1, engine::from_vector(perm, {n}));      // ·P_iᵀ
+    z = engine::index_select(z, -1, engine::from_vector(perm, {n}).to(z.device()));      // ·P_iᵀ
   }
   return z;
 }
@@ -142,13 +142,13 @@ void BoftLinear::set_base_weight(const Tensor& w_out_in) {
 
 void BoftLinear::merge_into_base(const std::string& name) {
   engine::NoGradGuard no_grad;
-  const Tensor r = rotate_input(oft::eye(in_), name, /*dropout=*/false);  // I·R = R [in, in]
+  const Tensor r = rotate_input(oft::eye(in_).to(R_->at(name).device()), name, /*dropout=*/false);  // I·R = R [in, in]
   set_base_weight(engine::matmul(base_weight_out_in(), r.t()) * s_->at(name));  // (W·Rᵀ) ⊙ s
 }
 
 void BoftLinear::unmerge_from_base(const std::string& name) {
   engine::NoGradGuard no_grad;
-  const Tensor r = rotate_input(oft::eye(in_), name, /*dropout=*/false);  // [in, in]
+  const Tensor r = rotate_input(oft::eye(in_).to(R_->at(name).device()), name, /*dropout=*/false);  // [in, in]
   set_base_weight(engine::matmul(base_weight_out_in() / s_->at(name), r));  // (W' ⊘ s)·R, Rᵀ·R = I
 }
 

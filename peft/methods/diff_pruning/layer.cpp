@@ -46,7 +46,7 @@ Tensor DiffPruningLinear::adapted_forward(const Tensor& x, const std::vector<std
   Tensor w = base.weight();  // frozen W0 (base layout)
   for (const std::string& name : adapters) {
     Tensor u;  // training: a fresh uniform draw per forward; eval: the deterministic gate
-    if (is_training()) u = engine::rand(w.shape(), engine::DType::f32, gens_.at(name)).to(w.dtype());
+    if (is_training()) u = engine::rand(w.shape(), engine::DType::f32, gens_.at(name)).to(w.dtype()).to(w.device());
     w = w + hard_concrete_gate(log_alpha_->at(name), u) * w_->at(name);  // W0 + z ⊙ w
   }
   return engine::linear(x, w, base.bias(), base.layout());

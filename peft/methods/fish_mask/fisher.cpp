@@ -18,7 +18,7 @@ selective::NamedParams compute_fisher(const selective::NamedParams& params,
     was_trainable.push_back(p.requires_grad());
     p.requires_grad_(true);
     p.zero_grad();
-    fisher.emplace_back(name, engine::zeros(p.shape(), engine::DType::f32));
+    fisher.emplace_back(name, engine::zeros(p.shape(), engine::DType::f32, p.device()));
     ps.push_back(p);
   }
   auto restore = [&] {

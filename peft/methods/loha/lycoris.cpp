@@ -83,7 +83,7 @@ Tensor LycorisLayer::drop_rows(const Tensor& delta, double p) {
   for (float& k : keep) kept += (k = k > p ? 1.f : 0.f);
   if (kept == 0) return delta * 0.0;  // PEFT would divide by zero here
   for (float& k : keep) k = static_cast<float>(k * out_ / kept);
-  return delta * engine::from_vector(keep, {out_, 1});  // [out,in] * [out,1]
+  return delta * engine::from_vector(keep, {out_, 1}).to(delta.device());  // [out,in] * [out,1]
 }
 
 Tensor LycorisLayer::adapted_forward(const Tensor& x, const std::vector<std::string>& adapters) {

@@ -52,7 +52,8 @@ Tensor batched_inverse(const Tensor& a) {
   std::vector<double> data = a.to_vector<double>();
   engine::count_kernel("batched_inverse", batch * 2 * n * n * n);
   for (int64_t b = 0; b < batch; ++b) invert_block(data.data() + b * n * n, n, b);
-  Tensor out = engine::to_dtype(engine::from_vector(data, a.shape()), a.dtype());
+  // Solved on the host (small blocks), the result placed back where `a` lives.
+  Tensor out = engine::to_dtype(engine::from_vector(data, a.shape()), a.dtype()).to(a.device());
 
   engine::autograd::Recorder rec("batched_inverse", {a});
   if (!rec) return out;
@@ -67,7 +68,7 @@ Tensor cayley(const Tensor& a) {
   engine::check<ShapeError>(a.dim() == 3 && a.size(1) == a.size(2), "[cayley] expects [B, n, n] blocks, got ",
                             engine::shape_str(a.shape()));
   const Tensor skew = (a - a.transpose(1, 2)) * 0.5;  // [B, n, n]
-  const Tensor id = eye(a.size(1), a.dtype());        // [n, n], broadcast over B
+  const Tensor id = eye(a.size(1), a.dtype()).to(a.device());  // [n, n], broadcast over B
   return engine::matmul(id - skew, batched_inverse(id + skew));
 }
 
@@ -79,7 +80,7 @@ Tensor block_diag_apply(const Tensor& x, const Tensor& blocks) {
   if (k * b > d) {
     engine::Shape pad_shape = x.shape();
     pad_shape.back() = k * b - d;
-    padded = engine::concat({x, engine::zeros(pad_shape, x.dtype())}, -1);
+    padded = engine::concat({x, engine::zeros(pad_shape, x.dtype(), x.device())}, -1);
   }
   engine::Shape out_shape = padded.shape();
   Tensor grouped = padded.reshape({-1, k, b}).transpose(0, 1);         // [k, M, b]
@@ -90,7 +91,7 @@ Tensor block_diag_apply(const Tensor& x, const Tensor& blocks) {
 
 Tensor block_diag(const Tensor& blocks, int64_t d) {
   const int64_t n = blocks.size(0) * blocks.size(1);
-  return block_diag_apply(eye(n, blocks.dtype()), blocks).narrow(0, 0, d).narrow(1, 0, d);  // I @ BD = BD, [d, d]
+  return block_diag_apply(eye(n, blocks.dtype()).to(blocks.device()), blocks).narrow(0, 0, d).narrow(1, 0, d);  // I @ BD = BD, [d, d]
 }
 
 }  // namespace peft::oft

@@ -31,7 +31,7 @@ Tensor BidirectionalLstm::run_direction(const Tensor& x, const std::string& suff
   const Tensor gates_x = engine::linear(x, self.param("weight_ih" + suffix), self.param("bias_ih" + suffix));  // [B,T,4H]
   const Tensor& w_hh = self.param("weight_hh" + suffix);
   const Tensor& b_hh = self.param("bias_hh" + suffix);
-  Tensor h = engine::zeros({B, H}, x.dtype()), c = engine::zeros({B, H}, x.dtype());
+  Tensor h = engine::zeros({B, H}, x.dtype(), x.device()), c = engine::zeros({B, H}, x.dtype(), x.device());
   std::vector<Tensor> outputs(static_cast<size_t>(T));
   for (int64_t step = 0; step < T; ++step) {
     const int64_t t = reverse ? T - 1 - step : step;

@@ -8,7 +8,7 @@ namespace peft::prompt {
 Tensor prepend_columns(const Tensor& t, int64_t n, double value) {
   if (!t.defined()) return t;
   engine::check<engine::ShapeError>(t.dim() == 2, "[prompt] expected a [B,T] tensor, got ", engine::shape_str(t.shape()));
-  return engine::concat({engine::full({t.size(0), n}, value, t.dtype()), t}, 1);  // [B,n+T]
+  return engine::concat({engine::full({t.size(0), n}, value, t.dtype(), t.device()), t}, 1);  // [B,n+T]
 }
 
 namespace {

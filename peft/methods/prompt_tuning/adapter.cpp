@@ -45,7 +45,7 @@ std::shared_ptr<prompt::PromptEncoder> PromptTuningAdapter::make_encoder(models:
     const Tensor words = model.input_embeddings().weight();  // [V, D]
     engine::check<engine::ShapeError>(words.size(1) == c.dim(), "[PROMPT_TUNING] token_dim ", c.dim(),
                                       " differs from the word embeddings' width ", words.size(1));
-    const Tensor rows_of = engine::index_select(words, 0, engine::from_vector(ids, {rows}));  // [rows, D]
+    const Tensor rows_of = engine::index_select(words, 0, engine::from_vector(ids, {rows}).to(words.device()));  // [rows, D]
     engine::copy_(encoder->embedding().weight(), rows_of);
   }
   return encoder;

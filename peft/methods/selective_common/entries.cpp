@@ -42,7 +42,13 @@ void check_flat(const Tensor& t, const Tensor& indices, const char* op) {
 
 }  // namespace
 
-Tensor take_flat(const Tensor& t, const Tensor& indices) {
+// take_flat / put_flat_ work on host memory; a tensor on a GPU goes through a host copy (these
+// run when an adapter is created, saved, loaded or merged, never per step).
+Tensor take_flat(const Tensor& t_in, const Tensor& indices_in) {
+  if (!t_in.device().is_cpu() || !indices_in.device().is_cpu())
+    return take_flat(t_in.to(engine::Device::cpu()), indices_in.to(engine::Device::cpu())).to(t_in.device());
+  const Tensor& t = t_in;
+  const Tensor& indices = indices_in;
   check_flat(t, indices, "take_flat");
   Tensor out = engine::empty({indices.numel()}, t.dtype());
   const size_t width = engine::dtype_size(t.dtype());
@@ -53,7 +59,14 @@ Tensor take_flat(const Tensor& t, const Tensor& indices) {
   return out;
 }
 
-void put_flat_(const Tensor& t, const Tensor& indices, const Tensor& values) {
+void put_flat_(const Tensor& t, const Tensor& indices_in, const Tensor& values) {
+  if (!t.device().is_cpu()) {
+    Tensor host = t.to(engine::Device::cpu());
+    put_flat_(host, indices_in, values.to(engine::Device::cpu()));
+    engine::copy_(t, host);  // back into the device tensor, in place
+    return;
+  }
+  const Tensor indices = indices_in.to(engine::Device::cpu());
   check_flat(t, indices, "put_flat_");
   engine::check<engine::ShapeError>(values.numel() == indices.numel(), "[put_flat_] ", values.numel(),
                                     " values for ", indices.numel(), " indices");
@@ -65,7 +78,8 @@ void put_flat_(const Tensor& t, const Tensor& indices, const Tensor& values) {
   for (int64_t k = 0; k < indices.numel(); ++k) std::memcpy(dst + idx[k] * width, src + k * width, width);
 }
 
-Tensor mask_of(const engine::Shape& shape, const Tensor& indices) {
+Tensor mask_of(const engine::Shape& shape, const Tensor& indices_in) {
+  const Tensor indices = indices_in.to(engine::Device::cpu());  // masks are built on the host
   Tensor mask = engine::zeros(shape, engine::DType::boolean);
   check_flat(mask, indices, "mask_of");
   bool* m = mask.data<bool>();
