@@ -1,8 +1,15 @@
+// Gradient masks (see grad_mask.h). On the CPU the compact/dense moves are plain copies; for a
+// parameter on a GPU they run as index_select / scatter_add over the [rows, width] view, with
+// the host index list uploaded by those ops (a few KB per step for typical masks).
 #include "engine/autograd/grad_mask.h"
 
 #include <algorithm>
 
+#include "engine/autograd/grad_mode.h"
 #include "engine/core/strided.h"
+#include "engine/ops/convert.h"
+#include "engine/ops/indexing.h"
+#include "engine/ops/shape.h"
 
 namespace engine {
 
@@ -53,9 +60,28 @@ int64_t row_size(const Shape& shape) {
   for (size_t i = 1; i < shape.size(); ++i) n *= shape[i];
   return n;
 }
+
+// The masked tensor as [entries, width]: one row per mask index (an element or a dim-0 row).
+Tensor as_entry_rows(const GradMask& mask, const Tensor& t) {
+  const int64_t width = mask.kind == GradMask::Kind::rows ? row_size(t.shape()) : 1;
+  return reshape(t.contiguous(), {width ? t.numel() / width : 0, width});
+}
+
+// [k, width] index of the mask's entries, for scatter_add (which wants index shaped as src).
+Tensor entry_index(const GradMask& mask, int64_t width) {
+  return expand(reshape(mask.indices, {mask.count(), 1}), {mask.count(), width}).contiguous();
+}
+
+bool on_gpu(const Tensor& t) { return !t.device().is_cpu(); }
 }  // namespace
 
 Tensor compact_grad(const GradMask& mask, const Tensor& dense) {
+  if (on_gpu(dense)) {
+    NoGradGuard no_grad;
+    Shape out_shape = mask.kind == GradMask::Kind::elements ? Shape{mask.count()} : dense.shape();
+    if (mask.kind == GradMask::Kind::rows) out_shape[0] = mask.count();
+    return reshape(index_select(as_entry_rows(mask, dense), 0, mask.indices), out_shape);
+  }
   Tensor d = dense.contiguous();
   const int64_t* idx = mask.indices.data<int64_t>();
   Shape out_shape = mask.kind == GradMask::Kind::elements ? Shape{mask.count()} : dense.shape();
@@ -72,6 +98,12 @@ Tensor compact_grad(const GradMask& mask, const Tensor& dense) {
 }
 
 Tensor expand_compact(const GradMask& mask, const Tensor& compact, const Shape& shape) {
+  if (on_gpu(compact)) {
+    NoGradGuard no_grad;
+    Tensor rows = as_entry_rows(mask, zeros(shape, compact.dtype(), compact.device()));
+    Tensor src = reshape(compact.contiguous(), {mask.count(), rows.size(1)});
+    return reshape(scatter_add(rows, 0, entry_index(mask, rows.size(1)), src), shape);
+  }
   Tensor out = zeros(shape, compact.dtype());
   Tensor c = compact.contiguous();
   const int64_t* idx = mask.indices.data<int64_t>();
@@ -85,6 +117,13 @@ Tensor expand_compact(const GradMask& mask, const Tensor& compact, const Shape& 
 
 void add_compact_(const Tensor& param, const GradMask& mask, const Tensor& compact) {
   check<ValueError>(param.is_contiguous(), "[add_compact_] needs a contiguous parameter");
+  if (on_gpu(param)) {  // p + scatter(c): each entry is added once in f32 and rounded once, as below
+    NoGradGuard no_grad;
+    Tensor rows = as_entry_rows(mask, param);
+    Tensor src = reshape(to_device(compact, param.device()).contiguous(), {mask.count(), rows.size(1)});
+    copy_(rows, scatter_add(rows, 0, entry_index(mask, rows.size(1)), to_dtype(src, param.dtype())));
+    return;
+  }
   Tensor c = compact.to(param.dtype()).contiguous();
   const int64_t* idx = mask.indices.data<int64_t>();
   int64_t width = mask.kind == GradMask::Kind::rows ? row_size(param.shape()) : 1;
