@@ -1,7 +1,9 @@
 // scaled_dot_product_attention: validation, prefix keys/values, then one recorded primitive
 // ("attention") over the fused kernel. The primitive saves q, k, the row log-sum-exp, the
 // bias and the mask, plus v and out only when dq, dk or dbias are needed: O(T) per query row
-// instead of the O(T²) probabilities an unfused softmax would save.
+// instead of the O(T²) probabilities an unfused softmax would save. On a GPU the same primitive
+// runs the CUDA kernels (backend/cuda/cuda_attention.h) in the storage dtype (f32, bf16, f16;
+// f32 compute), with an f32 lse and the key mask as f32.
 #include "engine/ops/attention.h"
 
 #include <cmath>
@@ -9,6 +11,8 @@
 #include "engine/autograd/grad_mode.h"
 #include "engine/autograd/node.h"
 #include "engine/backend/cpu/attention.h"
+#include "engine/backend/cuda/cuda_attention.h"
+#include "engine/backend/cuda/cuda_ops.h"
 #include "engine/core/counters.h"
 #include "engine/ops/binary.h"
 #include "engine/ops/convert.h"
@@ -28,8 +32,12 @@ struct Problem {
   bool causal = false;
   int64_t q_offset = 0;
   uint64_t seed = 0, offset = 0;
-  DType ct = DType::f32;  // compute dtype
+  DType ct = DType::f32;  // compute dtype on the CPU; on a GPU the storage dtype of every operand
 };
+
+cuda::AttentionSpec cuda_spec(const Problem& p) {
+  return {p.scale, p.causal, p.q_offset, p.dropout_p, p.seed, p.offset};
+}
 
 cpu::Strides4 strides4(const Tensor& t) {
   const Shape& s = t.strides();
@@ -55,12 +63,19 @@ cpu::Strides4 broadcast_strides4(const Tensor& t) {
   return {n[0] == 1 ? 0 : s.b, n[1] == 1 ? 0 : s.h, n[2] == 1 ? 0 : s.t, n[3] == 1 ? 0 : s.d};
 }
 
-// The key mask as bool [B|1, Tk], with ones for the P prefix keys in front.
-Tensor key_mask(const Tensor& mask, int64_t P, const Problem& p) {
+// The key mask as bool [B|1, Tk] (f32 on a GPU: nonzero = attend), with ones for the P prefix
+// keys in front. A mask on another device than q is copied over.
+Tensor key_mask(const Tensor& mask, int64_t P, const Problem& p, Device dev) {
   check<ShapeError>(mask.dim() == 2 && (mask.size(0) == 1 || mask.size(0) == p.B) &&
                         mask.size(1) == p.Tk - P,
                     "[attention] mask must be [B,Tk] = [", p.B, ",", p.Tk - P, "], got ", shape_str(mask.shape()));
-  Tensor m = mask.dtype() == DType::boolean ? mask : ne(mask, 0.0);
+  if (!dev.is_cpu()) {  // as f32, nonzero = attend; f64 masks are compared first (f32 could flush to 0)
+    Tensor d = mask.dtype() == DType::f64 ? ne(mask, 0.0) : mask;
+    Tensor m = to_dtype(to_device(d, dev), DType::f32);
+    return P ? concat({ones({m.size(0), P}, DType::f32, dev), m}, 1) : m;
+  }
+  Tensor h = mask.device().is_cpu() ? mask : to_device(mask, dev);  // the CPU kernel reads it on the host
+  Tensor m = h.dtype() == DType::boolean ? h : ne(h, 0.0);
   return P ? concat({ones({m.size(0), P}, DType::boolean), m}, 1) : m;
 }
 
@@ -86,12 +101,15 @@ cpu::AttentionArgs<T> kernel_args(const Problem& p, const Tensor& q, const Tenso
 Grads attention_vjp(const Problem& p, const Tensor& grad, Node& n) {
   const Tensor &q = n.saved[0], &k = n.saved[1], &v = n.saved[2], &out = n.saved[3], &lse = n.saved[4],
                &bias = n.saved[5], &mask = n.saved[6];
+  const Device dev = q.device();
   Tensor g = to_dtype(grad, p.ct);
-  Tensor dq = n.needs(0) ? empty({p.B, p.H, p.Tq, p.D}, p.ct) : Tensor{};
-  Tensor dk = n.needs(1) ? empty({p.B, p.H, p.Tk, p.D}, p.ct) : Tensor{};
-  Tensor dv = n.needs(2) ? empty({p.B, p.H, p.Tk, p.Dv}, p.ct) : Tensor{};
-  Tensor dbias = n.needs(3) ? empty(bias.shape(), p.ct) : Tensor{};
-  dispatch_compute(p.ct, "attention", [&]<typename T>() {
+  Tensor dq = n.needs(0) ? empty({p.B, p.H, p.Tq, p.D}, p.ct, dev) : Tensor{};
+  Tensor dk = n.needs(1) ? empty({p.B, p.H, p.Tk, p.D}, p.ct, dev) : Tensor{};
+  Tensor dv = n.needs(2) ? empty({p.B, p.H, p.Tk, p.Dv}, p.ct, dev) : Tensor{};
+  Tensor dbias = n.needs(3) ? empty(bias.shape(), p.ct, dev) : Tensor{};
+  if (!dev.is_cpu())
+    cuda::attention_backward(cuda_spec(p), q, k, v, bias, mask, out, lse, g, dq, dk, dv, dbias);
+  else dispatch_compute(p.ct, "attention", [&]<typename T>() {
     auto a = kernel_args<T>(p, q, k, v, bias, mask);
     cpu::AttentionGrads<T> gr;
     if (out.defined()) gr.out = out.data<T>(), gr.so = strides4(out);
@@ -112,8 +130,11 @@ Grads attention_vjp(const Problem& p, const Tensor& grad, Node& n) {
 // The recorded primitive on compute-dtype operands; k and v already include any prefix.
 Tensor attention_primitive(const Problem& p, const Tensor& q, const Tensor& k, const Tensor& v,
                            const Tensor& bias, const Tensor& mask) {
-  Tensor out = empty({p.B, p.H, p.Tq, p.Dv}, p.ct), lse = empty({p.B, p.H, p.Tq}, p.ct);
-  dispatch_compute(p.ct, "attention", [&]<typename T>() {
+  const Device dev = q.device();
+  Tensor out = empty({p.B, p.H, p.Tq, p.Dv}, p.ct, dev);
+  Tensor lse = empty({p.B, p.H, p.Tq}, dev.is_cpu() ? p.ct : DType::f32, dev);  // f32 on a GPU
+  if (!dev.is_cpu()) cuda::attention_forward(cuda_spec(p), q, k, v, bias, mask, out, lse);
+  else dispatch_compute(p.ct, "attention", [&]<typename T>() {
     cpu::attention_forward(kernel_args<T>(p, q, k, v, bias, mask), out.data<T>(), strides4(out), lse.data<T>());
   });
   count_kernel("attention", 2 * p.B * p.H * p.Tq * p.Tk * (p.D + p.Dv));
@@ -128,8 +149,10 @@ void check_inputs(const Tensor& q, const Tensor& k, const Tensor& v) {
   for (const Tensor* t : {&q, &k, &v}) {
     check<ShapeError>(t->dim() == 4, "[attention] q, k, v must be [B,H,T,D], got q ", shape_str(q.shape()),
                       " k ", shape_str(k.shape()), " v ", shape_str(v.shape()));
-    check<NoKernelError>(t->device().is_cpu(), "no ", t->device().str(), " kernel for attention");
+    check<NoKernelError>(t->device() == q.device(), "[attention] q, k, v on different devices: q on ",
+                         q.device().str(), ", ", t->device().str());
   }
+  if (!q.device().is_cpu()) cuda::require("attention", q.device());
   check<ShapeError>(k.size(0) == q.size(0) && k.size(1) == q.size(1) && k.size(3) == q.size(3) &&
                         v.size(0) == q.size(0) && v.size(1) == q.size(1) && v.size(2) == k.size(2),
                     "[attention] incompatible q ", shape_str(q.shape()), " k ", shape_str(k.shape()),
@@ -139,6 +162,8 @@ void check_inputs(const Tensor& q, const Tensor& k, const Tensor& v) {
 // k (or v) with the prefix [B|1, H, P, d] prepended along time.
 Tensor with_prefix(const Tensor& prefix, const Tensor& x, const char* name) {
   if (!prefix.defined()) return x;
+  check<NoKernelError>(prefix.device() == x.device(), "[attention] ", name, " on ", prefix.device().str(),
+                       ", keys on ", x.device().str());
   check<ShapeError>(prefix.dim() == 4 && (prefix.size(0) == 1 || prefix.size(0) == x.size(0)) &&
                         prefix.size(1) == x.size(1) && prefix.size(3) == x.size(3),
                     "[attention] ", name, " ", shape_str(prefix.shape()), " does not fit ", shape_str(x.shape()));
@@ -155,8 +180,13 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
   check<ValueError>(o.dropout_p >= 0 && o.dropout_p < 1, "[attention] dropout_p must be in [0,1), got ", o.dropout_p);
   DType dt = promote(promote(q.dtype(), k.dtype()), v.dtype());
   check<DTypeError>(is_floating(dt), "[attention] expects floating q, k, v, got ", dtype_name(dt));
+  const Device dev = q.device();
   Problem p;
   p.ct = dt == DType::f64 ? DType::f64 : DType::f32;  // half types compute in f32
+  if (!dev.is_cpu()) {  // the CUDA kernels read the storage dtype and compute in f32
+    check<DTypeError>(dt != DType::f64, "[attention] cuda kernels take f32, bf16 or f16, got f64 (CPU-only)");
+    p.ct = dt;
+  }
   const int64_t P = o.prefix_k.defined() ? o.prefix_k.size(2) : 0;
   Tensor kk = with_prefix(o.prefix_k, k, "prefix_k"), vv = with_prefix(o.prefix_v, v, "prefix_v");
   check<ShapeError>(vv.size(2) == kk.size(2), "[attention] prefix_k and prefix_v lengths differ");
@@ -168,11 +198,13 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
     Generator& gen = o.generator ? *o.generator : default_generator();
     p.seed = gen.seed(), p.offset = gen.advance(uint64_t(p.B * p.H * p.Tq * p.Tk));
   }
+  if (o.bias.defined())
+    check<NoKernelError>(o.bias.device() == dev, "[attention] bias on ", o.bias.device().str(), ", q on ", dev.str());
   Tensor bias = o.bias.defined() ? to_dtype(bias_4d(o.bias, p), p.ct) : Tensor{};
   Tensor mask;
   if (o.mask.defined()) {
     NoGradGuard no_grad;
-    mask = key_mask(o.mask, P, p);
+    mask = key_mask(o.mask, P, p, dev);
   }
   Tensor out = attention_primitive(p, to_dtype(q, p.ct), to_dtype(kk, p.ct), to_dtype(vv, p.ct), bias, mask);
   return to_dtype(out, dt);
