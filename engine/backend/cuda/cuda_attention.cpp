@@ -8,6 +8,7 @@
 #include <climits>
 
 #include "engine/backend/cuda/attention_kernels.h"
+#include "engine/backend/cuda/attention_mma.h"
 #include "engine/backend/cuda/cuda_ops.h"
 #include "engine/backend/cuda/kernels.h"
 
@@ -88,7 +89,10 @@ void attention_forward(const AttentionSpec& s, const Tensor& q, const Tensor& k,
   check_operands(q, {k, v, bias, out}, {mask, lse});
   check<ValueError>(lse.is_contiguous(), "[attention] lse must be contiguous");
   ak::Params p = params(s, q, k, v, bias, mask);
-  ak::attention_forward(dtype_code(q), p, out.raw_data(), strides4(out), static_cast<float*>(lse.raw_data()));
+  // Tensor cores (attention_mma.h) where they apply, else the CUDA-core kernels.
+  if (!ak::mma::attention_forward_mma(dtype_code(q), p, out.raw_data(), strides4(out),
+                                      static_cast<float*>(lse.raw_data())))
+    ak::attention_forward(dtype_code(q), p, out.raw_data(), strides4(out), static_cast<float*>(lse.raw_data()));
 }
 
 void attention_backward(const AttentionSpec& s, const Tensor& q, const Tensor& k, const Tensor& v,
@@ -120,7 +124,7 @@ void attention_backward(const AttentionSpec& s, const Tensor& q, const Tensor& k
     g.dbias = dbias.raw_data(), g.sdbias = strides4(dbias);
     g.nb = dbias.size(0), g.nh = dbias.size(1), g.nt = dbias.size(2), g.nd = dbias.size(3);
   }
-  ak::attention_backward(dtype_code(q), p, g);
+  if (!ak::mma::attention_backward_mma(dtype_code(q), p, g)) ak::attention_backward(dtype_code(q), p, g);
 }
 
 }  // namespace engine::cuda
