@@ -91,7 +91,8 @@ std::vector<std::string> PeftModel::adapter_names() const {
   return names;
 }
 
-void PeftModel::delete_adapter(const std::string& name) {
+void PeftModel::delete_adapter(const std::string& name_ref) {
+  const std::string name = name_ref;  // the caller's string may be the victim's own name (unload)
   Adapter& victim = adapter(name);
   victim.set_active(false);
   victim.detach(*base_);
