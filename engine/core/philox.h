@@ -6,23 +6,15 @@
 #include <cmath>
 #include <cstdint>
 
+#include "engine/core/philox_rounds.h"
+
 namespace engine {
 
 // Four 32-bit random words for (seed, counter).
 inline std::array<uint32_t, 4> philox4x32(uint64_t seed, uint64_t counter) {
-  uint32_t c0 = uint32_t(counter), c1 = uint32_t(counter >> 32), c2 = 0, c3 = 0;
-  uint32_t k0 = uint32_t(seed), k1 = uint32_t(seed >> 32);
-  for (int round = 0; round < 10; ++round) {
-    uint64_t p0 = uint64_t(0xD2511F53u) * c0, p1 = uint64_t(0xCD9E8D57u) * c2;
-    uint32_t n0 = uint32_t(p1 >> 32) ^ c1 ^ k0, n2 = uint32_t(p0 >> 32) ^ c3 ^ k1;
-    c1 = uint32_t(p1);
-    c3 = uint32_t(p0);
-    c0 = n0;
-    c2 = n2;
-    k0 += 0x9E3779B9u;
-    k1 += 0xBB67AE85u;
-  }
-  return {c0, c1, c2, c3};
+  std::array<uint32_t, 4> out;
+  philox4x32_rounds(seed, counter, out.data());
+  return out;
 }
 
 // Uniform in [0, 1) with 24 random bits, for element `index` of stream (seed, counter base).

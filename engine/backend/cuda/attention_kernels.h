@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "engine/backend/cpu/attention.h"  // cpu::Strides4 (a plain struct)
+#include "engine/core/philox_rounds.h"
 
 #if defined(__CUDACC__)
 #define ENGINE_ATTN_HD __host__ __device__ __forceinline__
@@ -109,21 +110,11 @@ ENGINE_ATTN_HD int64_t query_begin(bool causal, int64_t q_offset, int64_t Tq, in
   return i < 0 ? 0 : i > Tq ? Tq : i;
 }
 
-// Philox-4x32-10, word 0, as engine::philox4x32 (engine/core/philox.h, host only) computes it.
+// Philox-4x32-10, word 0, as engine::philox4x32 computes it (the rounds are shared).
 ENGINE_ATTN_HD uint32_t philox_word0(uint64_t seed, uint64_t counter) {
-  uint32_t c0 = uint32_t(counter), c1 = uint32_t(counter >> 32), c2 = 0, c3 = 0;
-  uint32_t k0 = uint32_t(seed), k1 = uint32_t(seed >> 32);
-  for (int round = 0; round < 10; ++round) {
-    uint64_t p0 = uint64_t(0xD2511F53u) * c0, p1 = uint64_t(0xCD9E8D57u) * c2;
-    uint32_t n0 = uint32_t(p1 >> 32) ^ c1 ^ k0, n2 = uint32_t(p0 >> 32) ^ c3 ^ k1;
-    c1 = uint32_t(p1);
-    c3 = uint32_t(p0);
-    c0 = n0;
-    c2 = n2;
-    k0 += 0x9E3779B9u;
-    k1 += 0xBB67AE85u;
-  }
-  return c0;
+  uint32_t r[4];
+  philox4x32_rounds(seed, counter, r);
+  return r[0];
 }
 
 // The dropout factor of probability (b,h,i,j): 0 when dropped, 1/(1−p) when kept. The draw

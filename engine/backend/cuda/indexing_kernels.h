@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "engine/backend/cuda/kernels.h"
+#include "engine/core/philox_rounds.h"
 
 #if defined(__CUDACC__)
 #define ENGINE_INDEXING_HD __host__ __device__
@@ -18,23 +19,11 @@
 
 namespace engine::cuda::kernels {
 
-// ---- Philox-4x32-10: engine/core/philox.h without std::array, callable on the device.
+// ---- Philox-4x32-10: the rounds engine/core/philox.h uses, callable on the device.
 
 // The four words of philox4x32(seed, counter), written to out[0..3].
 ENGINE_INDEXING_HD inline void philox4x32_hd(uint64_t seed, uint64_t counter, uint32_t out[4]) {
-  uint32_t c0 = uint32_t(counter), c1 = uint32_t(counter >> 32), c2 = 0, c3 = 0;
-  uint32_t k0 = uint32_t(seed), k1 = uint32_t(seed >> 32);
-  for (int round = 0; round < 10; ++round) {
-    uint64_t p0 = uint64_t(0xD2511F53u) * c0, p1 = uint64_t(0xCD9E8D57u) * c2;
-    uint32_t n0 = uint32_t(p1 >> 32) ^ c1 ^ k0, n2 = uint32_t(p0 >> 32) ^ c3 ^ k1;
-    c1 = uint32_t(p1);
-    c3 = uint32_t(p0);
-    c0 = n0;
-    c2 = n2;
-    k0 += 0x9E3779B9u;
-    k1 += 0xBB67AE85u;
-  }
-  out[0] = c0, out[1] = c1, out[2] = c2, out[3] = c3;
+  philox4x32_rounds(seed, counter, out);
 }
 
 // philox_uniform: 24 random bits of word 0 in [0, 1); exact in float on host and device.
