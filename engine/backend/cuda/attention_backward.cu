@@ -16,16 +16,7 @@ namespace {
 // delta[row] = Σ_c dO[row,c] · O[row,c], one warp per (b, h, i) row.
 template <typename T>
 __global__ void __launch_bounds__(kThreads) delta_kernel(Params p, Grads g) {
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int64_t row = int64_t(blockIdx.x) * kWarps + warp;
-  if (row >= p.B * p.H * p.Tq) return;  // warp-uniform; no __syncthreads in this kernel
-  const int64_t bh = row / p.Tq, i = row % p.Tq, b = bh / p.H, h = bh % p.H;
-  const T* o = head_of<T>(g.out, g.so, b, h) + i * g.so.t;
-  const T* d = head_of<T>(g.dout, g.sdo, b, h) + i * g.sdo.t;
-  float s = 0.f;
-  for (int64_t c = lane; c < p.Dv; c += 32) s = fmaf(to_f32(d[c * g.sdo.d]), to_f32(o[c * g.so.d]), s);
-  s = warp_sum(s);
-  if (lane == 0) g.delta[row] = s;
+  delta_row<T>(p, g, int64_t(blockIdx.x) * kWarps + threadIdx.x / 32);
 }
 
 // dK and dV for kWarps keys of one (b, h): warp w owns key j0 + w (its k and v rows in shared

@@ -71,4 +71,19 @@ __device__ __forceinline__ float probability(float s, float lse) {
   return s == -INFINITY || lse == -INFINITY ? 0.f : expf(s - lse);
 }
 
+// The backward's delta pass for one (b, h, i) row owned by a whole warp (both kernel paths):
+// delta[row] = Σ_c dO[row,c] · O[row,c]. Rows past the end return (warp-uniform; no barriers).
+template <typename T>
+__device__ __forceinline__ void delta_row(const Params& p, const Grads& g, int64_t row) {
+  if (row >= p.B * p.H * p.Tq) return;
+  const int lane = threadIdx.x % 32;
+  const int64_t bh = row / p.Tq, i = row % p.Tq, b = bh / p.H, h = bh % p.H;
+  const T* o = head_of<T>(g.out, g.so, b, h) + i * g.so.t;
+  const T* d = head_of<T>(g.dout, g.sdo, b, h) + i * g.sdo.t;
+  float s = 0.f;
+  for (int64_t c = lane; c < p.Dv; c += 32) s = fmaf(to_f32(d[c * g.sdo.d]), to_f32(o[c * g.so.d]), s);
+  s = warp_sum(s);
+  if (lane == 0) g.delta[row] = s;
+}
+
 }  // namespace engine::cuda::kernels::attn
