@@ -61,17 +61,8 @@ Tensor checked_index(const Tensor& index, int64_t size, Device dev, const char* 
   return dev.is_cpu() ? idx : idx.to(dev);
 }
 
-// A shape seen as [outer, rows, inner] around dim.
-struct Split3 {
-  int64_t outer = 1, rows = 1, inner = 1;
-};
-Split3 split_at(const Shape& s, int64_t dim) {
-  Split3 r;
-  r.rows = s[size_t(dim)];
-  for (int64_t d = 0; d < dim; ++d) r.outer *= s[size_t(d)];
-  for (size_t d = size_t(dim) + 1; d < s.size(); ++d) r.inner *= s[d];
-  return r;
-}
+using cpu::Split3;
+using cpu::split_at;
 
 // out[o, k, :] = x[o, idx[k], :] around dim; out has x's shape with dim resized to idx.numel().
 Tensor select_rows(const char* op, const Tensor& x, int64_t dim, const Tensor& idx, const Shape& out_shape) {

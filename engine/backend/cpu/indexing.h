@@ -14,6 +14,18 @@
 
 namespace engine::cpu {
 
+// A shape seen as [outer, rows, inner] around dim: how gather/scatter/index_select walk lines.
+struct Split3 {
+  int64_t outer = 1, rows = 1, inner = 1;
+};
+inline Split3 split_at(const std::vector<int64_t>& s, int64_t dim) {  // s: a Shape
+  Split3 r;
+  r.rows = s[size_t(dim)];
+  for (int64_t d = 0; d < dim; ++d) r.outer *= s[size_t(d)];
+  for (size_t d = size_t(dim) + 1; d < s.size(); ++d) r.inner *= s[d];
+  return r;
+}
+
 // dst[o, k, :] = src[o, idx[k], :] for rows of `row_bytes` bytes; src has `src_rows` rows per o.
 // Parallel over (o, k).
 void index_rows(const std::byte* src, int64_t src_rows, std::byte* dst, const int64_t* idx,

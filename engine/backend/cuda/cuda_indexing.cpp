@@ -47,17 +47,8 @@ int64_t read_i64(const void* device_ptr, Device dev) {
   return v;
 }
 
-// A shape seen as [outer, rows, inner] around dim (as ops/indexing.cpp's split_at).
-struct Split3 {
-  int64_t outer = 1, rows = 1, inner = 1;
-};
-Split3 split_at(const Shape& s, int64_t dim) {
-  Split3 r;
-  r.rows = s[size_t(dim)];
-  for (int64_t d = 0; d < dim; ++d) r.outer *= s[size_t(d)];
-  for (size_t d = size_t(dim) + 1; d < s.size(); ++d) r.inner *= s[d];
-  return r;
-}
+using cpu::Split3;
+using cpu::split_at;
 
 // Lines of an index along dim over the strides of (position operand, value operand, index).
 k::LineLayout line_layout(const char* op, const Shape& index_shape, int64_t dim, const Shape& s0, const Shape& s1,
