@@ -10,12 +10,10 @@
 
 #include "engine/autograd/grad_mode.h"
 #include "engine/autograd/node.h"
-#include "engine/backend/cpu/gemm.h"
-#include "engine/backend/cpu/reduce.h"
 #include "engine/backend/cuda/cuda_gemm.h"
-#include "engine/backend/cuda/cuda_ops.h"
 #include "engine/ops/autocast.h"
 #include "engine/ops/convert.h"
+#include "engine/ops/gemm_dispatch.h"
 #include "engine/ops/shape.h"
 
 namespace engine {
@@ -25,61 +23,11 @@ using Grads = std::vector<Tensor>;
 
 namespace {
 
-// The dtype GEMMs on `device` run in: the CPU's take f32 for half types (else the floating
-// type itself); cuBLASLt takes every floating type as it is (f64 it refuses, naming the op).
-DType gemm_dtype(DType dt, Device device, const char* op) {
-  check<DTypeError>(is_floating(dt), "[", op, "] expects floating operands, got ", dtype_name(dt));
-  if (!device.is_cpu()) return dt;
-  return dt == DType::bf16 || dt == DType::f16 ? DType::f32 : dt;
-}
-
-// GPU operands need a present device, and all operands one device: the CPU GEMM would
-// otherwise read a GPU operand's device pointer on the host.
-void check_device(const char* op, std::initializer_list<Tensor> ts) {
-  const Tensor* first = nullptr;
-  for (const Tensor& t : ts) {
-    if (!t.defined()) continue;
-    if (!t.device().is_cpu()) cuda::require(op, t.device());
-    if (!first) first = &t;
-    check<NoKernelError>(t.device() == first->device(), "[", op, "] operands on ", first->device().str(), " and ",
-                         t.device().str());
-  }
-}
-
-// The backend's GEMM for out's device: cuBLAS for a GPU, OpenBLAS otherwise.
-void matmul_into(const char* name, const Tensor& a, const Tensor& b, const Tensor& out, bool accumulate = false) {
-  if (out.device().is_cpu()) cpu::matmul_into(name, a, b, out, accumulate);
-  else cuda::matmul_into(name, a, b, out, accumulate);
-}
-
-Tensor sum_dims(const char* name, const Tensor& x, const std::vector<bool>& reduce) {
-  return x.device().is_cpu() ? cpu::sum_dims(name, x, reduce) : cuda::sum_dims(name, x, reduce);
-}
-
-Tensor mT(const Tensor& x) { return transpose(x, -2, -1); }
-
-// sum_to on the gradient's own device (shape.cpp's sum_to runs the CPU kernel): sums g over
-// the dims where `shape` was broadcast, in f32 (f64 for f64), and converts back.
-Tensor reduce_to(const Tensor& g, const Shape& shape) {
-  if (g.shape() == shape) return g;
-  const size_t lead = g.shape().size() - shape.size();
-  std::vector<bool> flags(g.shape().size());
-  for (size_t d = 0; d < flags.size(); ++d) flags[d] = d < lead || (shape[d - lead] == 1 && g.shape()[d] != 1);
-  NoGradGuard no_grad;
-  const DType ct = g.dtype() == DType::f64 ? DType::f64 : DType::f32;
-  return to_dtype(reshape(sum_dims("sum_to", to_dtype(g, ct), flags), shape), g.dtype());
-}
-
-// c [M, N] = a [M, K] @ b [K, N] as dtype `dt` (a GEMM named `name`); no autograd. On a GPU
-// the GEMM runs in the operands' promoted dtype and only the result is rounded to dt (a bf16
-// x's gradient from an f32 g and f32 weight is not computed from bf16-rounded g and W).
-Tensor mm(const char* name, const Tensor& a, const Tensor& b, DType dt) {
-  NoGradGuard no_grad;
-  DType ct = gemm_dtype(a.device().is_cpu() ? dt : promote(a.dtype(), b.dtype()), a.device(), name);
-  Tensor c = empty({a.size(0), b.size(1)}, ct, a.device());
-  matmul_into(name, to_dtype(a, ct), to_dtype(b, ct), c);
-  return to_dtype(c, dt);
-}
+using gemm::gemm_dtype;
+using gemm::mm;
+using gemm::mT;
+using gemm::reduce_to;
+using gemm::sum_dims;
 
 // a [..., M, K] @ b [..., K, N] with broadcast batch dims: the recorded primitive.
 Tensor matmul_nd(const Tensor& a, const Tensor& b) {
@@ -91,7 +39,7 @@ Tensor matmul_nd(const Tensor& a, const Tensor& b) {
   Tensor out = empty(shape, ct, a.device());
   {
     NoGradGuard no_grad;
-    matmul_into("matmul", to_dtype(a, ct), to_dtype(b, ct), out);
+    gemm::matmul_into("matmul", to_dtype(a, ct), to_dtype(b, ct), out);
     out = to_dtype(out, dt);
   }
   Recorder rec("matmul", {a, b});
@@ -118,7 +66,7 @@ Tensor matmul_nd(const Tensor& a, const Tensor& b) {
 }  // namespace
 
 Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
-  check_device("matmul", {a_in, b_in});
+  gemm::check_device("matmul", {a_in, b_in});
   const Tensor a = autocast_half(a_in), b = autocast_half(b_in);
   check<ShapeError>(a.dim() >= 1 && b.dim() >= 1, "[matmul] needs operands of at least 1 dim: ",
                     shape_str(a.shape()), " @ ", shape_str(b.shape()));
@@ -133,7 +81,7 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
 }
 
 Tensor linear(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in, WeightLayout layout) {
-  check_device("linear", {x_in, weight_in, bias_in});
+  gemm::check_device("linear", {x_in, weight_in, bias_in});
   // Under autocast the casts are recorded (to_dtype), so f32 leaves get f32 gradients.
   const Tensor x = autocast_half(x_in), weight = autocast_half(weight_in), bias = autocast_half(bias_in);
   const bool out_in = layout == WeightLayout::out_in;
@@ -160,7 +108,7 @@ Tensor linear(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in
       cuda::matmul_into("linear", x2, wt, y2, false, bias);  // bias added by the GEMM's epilogue
     } else {
       if (bias.defined()) copy_(y2, to_dtype(bias, ct));  // the GEMM accumulates onto the bias rows
-      matmul_into("linear", x2, wt, y2, bias.defined());
+      gemm::matmul_into("linear", x2, wt, y2, bias.defined());
     }
     y = to_dtype(reshape(y2, y_shape), dt);
   }
