@@ -15,6 +15,7 @@
 #include "engine/backend/cpu/rowwise.h"
 #include "engine/backend/cpu/simd_unary.h"
 #include "engine/core/error.h"
+#include "simd_targets.h"
 
 namespace {
 
@@ -118,65 +119,71 @@ Vec run_unary_grad(Unary op, const Vec& x, const Vec& y, const Vec& gy) {
 }
 
 TEST(CpuKernels, UnaryForwardMatchesDoubleReference) {
-  for (Unary op : kAllUnary) {
-    for (size_t n : {1, 3, 15, 17, 1000, 100003}) {
-      const Vec x = unary_inputs(op, n, unsigned(n));
-      Vec ref(n);
-      for (size_t i = 0; i < n; ++i) ref[i] = ref_forward(op, x[i]);
-      EXPECT_LE(err_ratio(run_unary<float>(op, x), ref, kRtolF, kAtolF), 1.0)
-          << engine::cpu::unary_name(op) << " float n=" << n;
-      EXPECT_LE(err_ratio(run_unary<double>(op, x), ref, kRtolD, kAtolD), 1.0)
-          << engine::cpu::unary_name(op) << " double n=" << n;
+  engine::test::for_each_simd_target([&] {
+    for (Unary op : kAllUnary) {
+      for (size_t n : {1, 3, 15, 17, 1000, 100003}) {
+        const Vec x = unary_inputs(op, n, unsigned(n));
+        Vec ref(n);
+        for (size_t i = 0; i < n; ++i) ref[i] = ref_forward(op, x[i]);
+        EXPECT_LE(err_ratio(run_unary<float>(op, x), ref, kRtolF, kAtolF), 1.0)
+            << engine::cpu::unary_name(op) << " float n=" << n;
+        EXPECT_LE(err_ratio(run_unary<double>(op, x), ref, kRtolD, kAtolD), 1.0)
+            << engine::cpu::unary_name(op) << " double n=" << n;
+      }
     }
-  }
+  });
 }
 
 TEST(CpuKernels, UnaryExtremeValues) {
-  const double nan = std::nan("");
-  struct Case { Unary op; Vec x; };
-  const std::vector<Case> cases = {
-      {Unary::Exp, {80, 88.5, 88.72, 88.8, 200, -87, -100, -104.5, -1e4, -kInf, kInf, nan}},
-      {Unary::Log, {0, 1e-45, 1e-38, 1, 3.4e38, kInf, -1, nan}},
-      {Unary::Tanh, {-30, -9.5, -5, 5, 9.5, 18.5, 19, 30, 100}},
-      {Unary::Sigmoid, {-200, -88, -30, 30, 88, 200}},
-      {Unary::Relu, {-1, 0, 2, nan}},
-      {Unary::Gelu, {-30, -14, -9, -5.5, -3, -1.2, 1e-8, 3, 9, 30}},
-      {Unary::GeluTanh, {-30, -9, -5.5, -3, 3, 9, 30}},
-      {Unary::Silu, {-200, -90, -30, 30, 90, 200}},
-      {Unary::Sqrt, {0, kInf}},
-  };
-  for (const auto& c : cases) {
-    const Vec x = as_float_values(c.x);
-    Vec ref(x.size());
-    for (size_t i = 0; i < x.size(); ++i) ref[i] = double(float(ref_forward(c.op, x[i])));
-    EXPECT_LE(err_ratio(run_unary<float>(c.op, x), ref, kRtolF, kAtolF), 1.0)
-        << engine::cpu::unary_name(c.op);
-  }
+  engine::test::for_each_simd_target([&] {
+    const double nan = std::nan("");
+    struct Case { Unary op; Vec x; };
+    const std::vector<Case> cases = {
+        {Unary::Exp, {80, 88.5, 88.72, 88.8, 200, -87, -100, -104.5, -1e4, -kInf, kInf, nan}},
+        {Unary::Log, {0, 1e-45, 1e-38, 1, 3.4e38, kInf, -1, nan}},
+        {Unary::Tanh, {-30, -9.5, -5, 5, 9.5, 18.5, 19, 30, 100}},
+        {Unary::Sigmoid, {-200, -88, -30, 30, 88, 200}},
+        {Unary::Relu, {-1, 0, 2, nan}},
+        {Unary::Gelu, {-30, -14, -9, -5.5, -3, -1.2, 1e-8, 3, 9, 30}},
+        {Unary::GeluTanh, {-30, -9, -5.5, -3, 3, 9, 30}},
+        {Unary::Silu, {-200, -90, -30, 30, 90, 200}},
+        {Unary::Sqrt, {0, kInf}},
+    };
+    for (const auto& c : cases) {
+      const Vec x = as_float_values(c.x);
+      Vec ref(x.size());
+      for (size_t i = 0; i < x.size(); ++i) ref[i] = double(float(ref_forward(c.op, x[i])));
+      EXPECT_LE(err_ratio(run_unary<float>(c.op, x), ref, kRtolF, kAtolF), 1.0)
+          << engine::cpu::unary_name(c.op);
+    }
+  });
 }
 
 TEST(CpuKernels, UnaryBackwardMatchesReference) {
-  const double h = 1e-5;
-  for (Unary op : kAllUnary) {
-    for (size_t n : {1, 17, 1000}) {
-      const Vec x = unary_inputs(op, n, 7 + unsigned(n), 6);
-      const Vec gy = as_float_values(uniform(n, -2, 2, 11));
-      // Double kernel vs central differences of the double forward.
-      const Vec y = run_unary<double>(op, x);
-      Vec fd(n);
-      for (size_t i = 0; i < n; ++i) {
-        const double s = h * (positive_domain(op) ? x[i] : std::max(1.0, std::fabs(x[i])));
-        fd[i] = gy[i] * (ref_forward(op, x[i] + s) - ref_forward(op, x[i] - s)) / (2 * s);
+  engine::test::for_each_simd_target([&] {
+    const double h = 1e-5;
+    for (Unary op : kAllUnary) {
+      for (size_t n : {1, 17, 1000}) {
+        const Vec x = unary_inputs(op, n, 7 + unsigned(n), 6);
+        const Vec gy = as_float_values(uniform(n, -2, 2, 11));
+        // Double kernel vs central differences of the double forward.
+        const Vec y = run_unary<double>(op, x);
+        Vec fd(n);
+        for (size_t i = 0; i < n; ++i) {
+          const double s = h * (positive_domain(op) ? x[i] : std::max(1.0, std::fabs(x[i])));
+          fd[i] = gy[i] * (ref_forward(op, x[i] + s) - ref_forward(op, x[i] - s)) / (2 * s);
+        }
+        const Vec gd = run_unary_grad<double>(op, x, y, gy);
+        EXPECT_LE(err_ratio(gd, fd, 1e-6, 1e-9 * (1 + max_abs(fd))), 1.0)
+            << engine::cpu::unary_name(op) << " double n=" << n;
+        // Float kernel vs the double kernel on the same (float-rounded) x and y.
+        const Vec yf = as_float_values(y);
+        const Vec gd_same = run_unary_grad<double>(op, x, yf, gy);
+        EXPECT_LE(err_ratio(run_unary_grad<float>(op, x, yf, gy), gd_same, 4e-6, kAtolF), 1.0)
+            << engine::cpu::unary_name(op) << " float n=" << n;
       }
-      const Vec gd = run_unary_grad<double>(op, x, y, gy);
-      EXPECT_LE(err_ratio(gd, fd, 1e-6, 1e-9 * (1 + max_abs(fd))), 1.0)
-          << engine::cpu::unary_name(op) << " double n=" << n;
-      // Float kernel vs the double kernel on the same (float-rounded) x and y.
-      const Vec yf = as_float_values(y);
-      const Vec gd_same = run_unary_grad<double>(op, x, yf, gy);
-      EXPECT_LE(err_ratio(run_unary_grad<float>(op, x, yf, gy), gd_same, 4e-6, kAtolF), 1.0)
-          << engine::cpu::unary_name(op) << " float n=" << n;
     }
-  }
+  });
 }
 
 // ---------------------------------------------------------------- softmax
@@ -220,40 +227,44 @@ Vec run_softmax_grad(const Vec& y, const Vec& gy, Rows s, bool log) {
 }
 
 TEST(CpuKernels, SoftmaxForwardMatchesReference) {
-  for (Rows s : kShapes) {
-    const Vec x = logits_for(s, unsigned(s.cols));
-    const Vec ls = ref_log_softmax(x, s);
-    Vec sm(ls.size());
-    for (size_t i = 0; i < ls.size(); ++i) sm[i] = std::exp(ls[i]);
-    // log_softmax = x − lse loses |lse|·ulp absolutely: scale atol by the logits' size.
-    const double atol_log = 2e-7 * (1 + max_abs(x));
-    EXPECT_LE(err_ratio(run_softmax<float>(x, s, false), sm, kRtolF, 1e-9), 1.0) << s.cols;
-    EXPECT_LE(err_ratio(run_softmax<float>(x, s, true), ls, kRtolF, atol_log), 1.0) << s.cols;
-    EXPECT_LE(err_ratio(run_softmax<double>(x, s, false), sm, 1e-11, 1e-300), 1.0) << s.cols;
-    EXPECT_LE(err_ratio(run_softmax<double>(x, s, true), ls, 1e-12, 1e-12 * (1 + max_abs(x))), 1.0);
-  }
+  engine::test::for_each_simd_target([&] {
+    for (Rows s : kShapes) {
+      const Vec x = logits_for(s, unsigned(s.cols));
+      const Vec ls = ref_log_softmax(x, s);
+      Vec sm(ls.size());
+      for (size_t i = 0; i < ls.size(); ++i) sm[i] = std::exp(ls[i]);
+      // log_softmax = x − lse loses |lse|·ulp absolutely: scale atol by the logits' size.
+      const double atol_log = 2e-7 * (1 + max_abs(x));
+      EXPECT_LE(err_ratio(run_softmax<float>(x, s, false), sm, kRtolF, 1e-9), 1.0) << s.cols;
+      EXPECT_LE(err_ratio(run_softmax<float>(x, s, true), ls, kRtolF, atol_log), 1.0) << s.cols;
+      EXPECT_LE(err_ratio(run_softmax<double>(x, s, false), sm, 1e-11, 1e-300), 1.0) << s.cols;
+      EXPECT_LE(err_ratio(run_softmax<double>(x, s, true), ls, 1e-12, 1e-12 * (1 + max_abs(x))), 1.0);
+    }
+  });
 }
 
 TEST(CpuKernels, SoftmaxBackwardMatchesReference) {
-  for (Rows s : kShapes) {
-    for (bool log : {false, true}) {
-      const Vec x = logits_for(s, 3 + unsigned(s.cols));
-      const Vec gy = as_float_values(uniform(x.size(), -1, 1, 5));
-      const Vec y = as_float_values(run_softmax<double>(x, s, log));
-      Vec ref(x.size());  // the textbook formulas, row by row
-      for (int64_t r = 0; r < s.rows; ++r) {
-        const size_t o = size_t(r * s.cols);
-        double dot = 0;
-        for (int64_t j = 0; j < s.cols; ++j) dot += log ? gy[o + j] : gy[o + j] * y[o + j];
-        for (int64_t j = 0; j < s.cols; ++j)
-          ref[o + j] = log ? gy[o + j] - std::exp(y[o + j]) * dot : y[o + j] * (gy[o + j] - dot);
+  engine::test::for_each_simd_target([&] {
+    for (Rows s : kShapes) {
+      for (bool log : {false, true}) {
+        const Vec x = logits_for(s, 3 + unsigned(s.cols));
+        const Vec gy = as_float_values(uniform(x.size(), -1, 1, 5));
+        const Vec y = as_float_values(run_softmax<double>(x, s, log));
+        Vec ref(x.size());  // the textbook formulas, row by row
+        for (int64_t r = 0; r < s.rows; ++r) {
+          const size_t o = size_t(r * s.cols);
+          double dot = 0;
+          for (int64_t j = 0; j < s.cols; ++j) dot += log ? gy[o + j] : gy[o + j] * y[o + j];
+          for (int64_t j = 0; j < s.cols; ++j)
+            ref[o + j] = log ? gy[o + j] - std::exp(y[o + j]) * dot : y[o + j] * (gy[o + j] - dot);
+        }
+        const double atol = 1e-6 * (1 + max_abs(ref));  // Σ over a row cancels
+        EXPECT_LE(err_ratio(run_softmax_grad<float>(y, gy, s, log), ref, kRtolF, atol), 1.0)
+            << s.cols << (log ? " log" : "");
+        EXPECT_LE(err_ratio(run_softmax_grad<double>(y, gy, s, log), ref, 1e-12, 1e-13), 1.0);
       }
-      const double atol = 1e-6 * (1 + max_abs(ref));  // Σ over a row cancels
-      EXPECT_LE(err_ratio(run_softmax_grad<float>(y, gy, s, log), ref, kRtolF, atol), 1.0)
-          << s.cols << (log ? " log" : "");
-      EXPECT_LE(err_ratio(run_softmax_grad<double>(y, gy, s, log), ref, 1e-12, 1e-13), 1.0);
     }
-  }
+  });
 }
 
 // ---------------------------------------------------------------- layer_norm / rms_norm
@@ -322,38 +333,40 @@ const std::vector<NormCase> kNormCases = {
     {{3, 17}, false, false},  {{70, 768}, false, true}, {{6, 1000}, false, true}};
 
 TEST(CpuKernels, NormsMatchReference) {
-  for (const NormCase& c : kNormCases) {
-    const size_t n = size_t(c.s.rows * c.s.cols), C = size_t(c.s.cols);
-    // A large common offset tests that the variance is not computed as E[x²] − E[x]².
-    Vec x = uniform(n, -2, 2, 1 + unsigned(C));
-    for (auto& v : x) v += c.center ? 30.0 : 0.0;
-    x = as_float_values(x);
-    const Vec gamma = as_float_values(uniform(C, 0.5, 1.5, 2)),
-              beta = as_float_values(uniform(C, -1, 1, 3)),
-              gy = as_float_values(uniform(n, -1, 1, 4));
-    const NormResult ref = ref_norm(c, x, gamma, beta, gy, 1e-5);
-    const NormResult f = run_norm<float>(c, x, gamma, beta, gy, 1e-5);
-    const NormResult d = run_norm<double>(c, x, gamma, beta, gy, 1e-5);
-    const std::string what = std::to_string(c.s.rows) + "x" + std::to_string(c.s.cols) +
-                             (c.center ? " layer_norm" : " rms_norm");
-    auto check = [&](const Vec& got, const Vec& want, double rtol, double atol_scale,
-                     const char* name) {
-      EXPECT_LE(err_ratio(got, want, rtol, atol_scale * (1 + max_abs(want))), 1.0) << what << " " << name;
-    };
-    // Float: a few ulp on the outputs; gradients are sums that cancel, so tolerance scales
-    // with the magnitude of the whole tensor (x carries a common offset of 30σ for layer_norm).
-    check(f.y, ref.y, 1e-5, 2e-6, "y");
-    check(f.stat_rstd, ref.stat_rstd, 1e-5, 0, "rstd");
-    check(f.gx, ref.gx, 1e-4, 2e-5, "gx");
-    check(f.dgamma, ref.dgamma, 1e-4, 1e-5, "dgamma");
-    check(d.y, ref.y, 1e-9, 1e-12, "y (f64)");
-    check(d.gx, ref.gx, 1e-9, 1e-12, "gx (f64)");
-    check(d.dgamma, ref.dgamma, 1e-9, 1e-12, "dgamma (f64)");
-    if (c.center) {
-      check(f.dbeta, ref.dbeta, 1e-5, 1e-6, "dbeta");
-      check(d.dbeta, ref.dbeta, 1e-12, 1e-13, "dbeta (f64)");
+  engine::test::for_each_simd_target([&] {
+    for (const NormCase& c : kNormCases) {
+      const size_t n = size_t(c.s.rows * c.s.cols), C = size_t(c.s.cols);
+      // A large common offset tests that the variance is not computed as E[x²] − E[x]².
+      Vec x = uniform(n, -2, 2, 1 + unsigned(C));
+      for (auto& v : x) v += c.center ? 30.0 : 0.0;
+      x = as_float_values(x);
+      const Vec gamma = as_float_values(uniform(C, 0.5, 1.5, 2)),
+                beta = as_float_values(uniform(C, -1, 1, 3)),
+                gy = as_float_values(uniform(n, -1, 1, 4));
+      const NormResult ref = ref_norm(c, x, gamma, beta, gy, 1e-5);
+      const NormResult f = run_norm<float>(c, x, gamma, beta, gy, 1e-5);
+      const NormResult d = run_norm<double>(c, x, gamma, beta, gy, 1e-5);
+      const std::string what = std::to_string(c.s.rows) + "x" + std::to_string(c.s.cols) +
+                               (c.center ? " layer_norm" : " rms_norm");
+      auto check = [&](const Vec& got, const Vec& want, double rtol, double atol_scale,
+                       const char* name) {
+        EXPECT_LE(err_ratio(got, want, rtol, atol_scale * (1 + max_abs(want))), 1.0) << what << " " << name;
+      };
+      // Float: a few ulp on the outputs; gradients are sums that cancel, so tolerance scales
+      // with the magnitude of the whole tensor (x carries a common offset of 30σ for layer_norm).
+      check(f.y, ref.y, 1e-5, 2e-6, "y");
+      check(f.stat_rstd, ref.stat_rstd, 1e-5, 0, "rstd");
+      check(f.gx, ref.gx, 1e-4, 2e-5, "gx");
+      check(f.dgamma, ref.dgamma, 1e-4, 1e-5, "dgamma");
+      check(d.y, ref.y, 1e-9, 1e-12, "y (f64)");
+      check(d.gx, ref.gx, 1e-9, 1e-12, "gx (f64)");
+      check(d.dgamma, ref.dgamma, 1e-9, 1e-12, "dgamma (f64)");
+      if (c.center) {
+        check(f.dbeta, ref.dbeta, 1e-5, 1e-6, "dbeta");
+        check(d.dbeta, ref.dbeta, 1e-12, 1e-13, "dbeta (f64)");
+      }
     }
-  }
+  });
 }
 
 // Central differences of L = Σ w⊙norm(x; gamma, beta) in double, for each input.
@@ -446,29 +459,31 @@ XentRef run_xent(const Vec& x, const std::vector<int64_t>& t, const Vec& g, int6
 }
 
 TEST(CpuKernels, CrossEntropyMatchesReference) {
-  for (Rows s : kShapes) {
-    for (double eps : {0.0, 0.1}) {
-      for (int64_t g_stride : {0, 1}) {
-        const Vec x = logits_for(s, 41 + unsigned(s.cols));
-        std::vector<int64_t> t(size_t(s.rows));
-        for (int64_t i = 0; i < s.rows; ++i) t[size_t(i)] = (i * 7919) % s.cols;
-        if (s.rows > 2) t[1] = -100;  // ignored
-        const Vec g = as_float_values(uniform(size_t(s.rows), 0.1, 2, 42));
-        const engine::cpu::CrossEntropyOptions o{-100, eps};
-        const XentRef ref = ref_xent(x, t, g, g_stride, s, o);
-        const XentRef f = run_xent<float>(x, t, g, g_stride, s, o);
-        const XentRef d = run_xent<double>(x, t, g, g_stride, s, o);
-        const std::string what = std::to_string(s.cols) + " eps=" + std::to_string(eps);
-        const double atol = 2e-7 * (1 + max_abs(x));  // lse ≈ |x|: absolute error ~ulp(lse)
-        EXPECT_LE(err_ratio(f.lse, ref.lse, kRtolF, atol), 1.0) << what;
-        EXPECT_LE(err_ratio(f.loss, ref.loss, kRtolF, 4 * atol), 1.0) << what;
-        const XentRef ref_f = ref_xent(x, t, g, g_stride, s, o, &f.lse);
-        EXPECT_LE(err_ratio(f.gx, ref_f.gx, 1e-5, 3e-7), 1.0) << what;
-        EXPECT_LE(err_ratio(d.loss, ref.loss, 1e-12, 1e-12 * (1 + max_abs(x))), 1.0) << what;
-        EXPECT_LE(err_ratio(d.gx, ref.gx, 1e-10, 1e-14), 1.0) << what;
+  engine::test::for_each_simd_target([&] {
+    for (Rows s : kShapes) {
+      for (double eps : {0.0, 0.1}) {
+        for (int64_t g_stride : {0, 1}) {
+          const Vec x = logits_for(s, 41 + unsigned(s.cols));
+          std::vector<int64_t> t(size_t(s.rows));
+          for (int64_t i = 0; i < s.rows; ++i) t[size_t(i)] = (i * 7919) % s.cols;
+          if (s.rows > 2) t[1] = -100;  // ignored
+          const Vec g = as_float_values(uniform(size_t(s.rows), 0.1, 2, 42));
+          const engine::cpu::CrossEntropyOptions o{-100, eps};
+          const XentRef ref = ref_xent(x, t, g, g_stride, s, o);
+          const XentRef f = run_xent<float>(x, t, g, g_stride, s, o);
+          const XentRef d = run_xent<double>(x, t, g, g_stride, s, o);
+          const std::string what = std::to_string(s.cols) + " eps=" + std::to_string(eps);
+          const double atol = 2e-7 * (1 + max_abs(x));  // lse ≈ |x|: absolute error ~ulp(lse)
+          EXPECT_LE(err_ratio(f.lse, ref.lse, kRtolF, atol), 1.0) << what;
+          EXPECT_LE(err_ratio(f.loss, ref.loss, kRtolF, 4 * atol), 1.0) << what;
+          const XentRef ref_f = ref_xent(x, t, g, g_stride, s, o, &f.lse);
+          EXPECT_LE(err_ratio(f.gx, ref_f.gx, 1e-5, 3e-7), 1.0) << what;
+          EXPECT_LE(err_ratio(d.loss, ref.loss, 1e-12, 1e-12 * (1 + max_abs(x))), 1.0) << what;
+          EXPECT_LE(err_ratio(d.gx, ref.gx, 1e-10, 1e-14), 1.0) << what;
+        }
       }
     }
-  }
+  });
 }
 
 TEST(CpuKernels, CrossEntropyRejectsOutOfRangeTarget) {
@@ -500,51 +515,53 @@ void expect_same_bits_1_vs_2_threads(const std::function<std::vector<float>()>& 
 }
 
 TEST(CpuKernels, BitIdenticalWithOneOrTwoThreads) {
-  const int64_t R = 3001, C = 77;  // many row blocks for the parameter-gradient partial sums
-  const std::vector<float> x = to_f(uniform(size_t(R * C), -4, 4, 51)),
-                           gy = to_f(uniform(size_t(R * C), -1, 1, 52)),
-                           gamma = to_f(uniform(size_t(C), 0.5, 1.5, 53));
-  std::vector<int64_t> t(R);
-  for (int64_t i = 0; i < R; ++i) t[size_t(i)] = i % C;
-  const int64_t n = R * C;
-  for (Unary op : kAllUnary) {
+  engine::test::for_each_simd_target([&] {
+    const int64_t R = 3001, C = 77;  // many row blocks for the parameter-gradient partial sums
+    const std::vector<float> x = to_f(uniform(size_t(R * C), -4, 4, 51)),
+                             gy = to_f(uniform(size_t(R * C), -1, 1, 52)),
+                             gamma = to_f(uniform(size_t(C), 0.5, 1.5, 53));
+    std::vector<int64_t> t(R);
+    for (int64_t i = 0; i < R; ++i) t[size_t(i)] = i % C;
+    const int64_t n = R * C;
+    for (Unary op : kAllUnary) {
+      expect_same_bits_1_vs_2_threads([&] {
+        std::vector<float> y(x.size()), g(x.size());
+        engine::cpu::unary_forward<float>(op, x.data(), y.data(), n);
+        engine::cpu::unary_backward<float>(op, x.data(), y.data(), gy.data(), g.data(), n);
+        y.insert(y.end(), g.begin(), g.end());
+        return y;
+      }, engine::cpu::unary_name(op));
+    }
     expect_same_bits_1_vs_2_threads([&] {
       std::vector<float> y(x.size()), g(x.size());
-      engine::cpu::unary_forward<float>(op, x.data(), y.data(), n);
-      engine::cpu::unary_backward<float>(op, x.data(), y.data(), gy.data(), g.data(), n);
-      y.insert(y.end(), g.begin(), g.end());
-      return y;
-    }, engine::cpu::unary_name(op));
-  }
-  expect_same_bits_1_vs_2_threads([&] {
-    std::vector<float> y(x.size()), g(x.size());
-    engine::cpu::softmax_forward<float>(x.data(), y.data(), R, C);
-    engine::cpu::softmax_backward<float>(y.data(), gy.data(), g.data(), R, C);
-    return g;
-  }, "softmax");
-  expect_same_bits_1_vs_2_threads([&] {
-    std::vector<float> y(x.size()), mean(R), rstd(R), gx(x.size()), dg(C), db(C);
-    engine::cpu::layer_norm_forward<float>(x.data(), gamma.data(), gamma.data(), 1e-5, y.data(), mean.data(), rstd.data(), R, C);
-    engine::cpu::layer_norm_backward<float>(x.data(), gamma.data(), mean.data(), rstd.data(), gy.data(), gx.data(), dg.data(), db.data(), R, C);
-    gx.insert(gx.end(), dg.begin(), dg.end());
-    gx.insert(gx.end(), db.begin(), db.end());
-    return gx;
-  }, "layer_norm");
-  expect_same_bits_1_vs_2_threads([&] {
-    std::vector<float> y(x.size()), rstd(R), gx(x.size()), dw(C);
-    engine::cpu::rms_norm_forward<float>(x.data(), gamma.data(), 1e-6, y.data(), rstd.data(), R, C);
-    engine::cpu::rms_norm_backward<float>(x.data(), gamma.data(), rstd.data(), gy.data(), gx.data(), dw.data(), R, C);
-    gx.insert(gx.end(), dw.begin(), dw.end());
-    return gx;
-  }, "rms_norm");
-  expect_same_bits_1_vs_2_threads([&] {
-    std::vector<float> loss(R), lse(R), gx(x.size());
-    const float g = 1.f / float(R);
-    engine::cpu::cross_entropy_forward<float>(x.data(), t.data(), loss.data(), lse.data(), R, C, {-100, 0.1});
-    engine::cpu::cross_entropy_backward<float>(x.data(), t.data(), lse.data(), &g, 0, gx.data(), R, C, {-100, 0.1});
-    gx.insert(gx.end(), loss.begin(), loss.end());
-    return gx;
-  }, "cross_entropy");
+      engine::cpu::softmax_forward<float>(x.data(), y.data(), R, C);
+      engine::cpu::softmax_backward<float>(y.data(), gy.data(), g.data(), R, C);
+      return g;
+    }, "softmax");
+    expect_same_bits_1_vs_2_threads([&] {
+      std::vector<float> y(x.size()), mean(R), rstd(R), gx(x.size()), dg(C), db(C);
+      engine::cpu::layer_norm_forward<float>(x.data(), gamma.data(), gamma.data(), 1e-5, y.data(), mean.data(), rstd.data(), R, C);
+      engine::cpu::layer_norm_backward<float>(x.data(), gamma.data(), mean.data(), rstd.data(), gy.data(), gx.data(), dg.data(), db.data(), R, C);
+      gx.insert(gx.end(), dg.begin(), dg.end());
+      gx.insert(gx.end(), db.begin(), db.end());
+      return gx;
+    }, "layer_norm");
+    expect_same_bits_1_vs_2_threads([&] {
+      std::vector<float> y(x.size()), rstd(R), gx(x.size()), dw(C);
+      engine::cpu::rms_norm_forward<float>(x.data(), gamma.data(), 1e-6, y.data(), rstd.data(), R, C);
+      engine::cpu::rms_norm_backward<float>(x.data(), gamma.data(), rstd.data(), gy.data(), gx.data(), dw.data(), R, C);
+      gx.insert(gx.end(), dw.begin(), dw.end());
+      return gx;
+    }, "rms_norm");
+    expect_same_bits_1_vs_2_threads([&] {
+      std::vector<float> loss(R), lse(R), gx(x.size());
+      const float g = 1.f / float(R);
+      engine::cpu::cross_entropy_forward<float>(x.data(), t.data(), loss.data(), lse.data(), R, C, {-100, 0.1});
+      engine::cpu::cross_entropy_backward<float>(x.data(), t.data(), lse.data(), &g, 0, gx.data(), R, C, {-100, 0.1});
+      gx.insert(gx.end(), loss.begin(), loss.end());
+      return gx;
+    }, "cross_entropy");
+  });
 }
 
 }  // namespace

@@ -55,14 +55,14 @@ void NormBackwardRowsF32(const float* x, const float* gamma, const float* mean,
       return hn::Mul(LoadN(d, gr + i, k, 0.0f), LoadOr(d, gamma ? gamma + i : nullptr, k, 1.0f));
     };
     if (gx) {
-      auto acc_g = hn::Zero(d), acc_gx = hn::Zero(d);
+      RowAccumulator<decltype(d)> acc_g(d), acc_gx(d);
       ForVecs(d, cols, [&](size_t i, size_t k) {
         const auto g = g_at(i, k);
-        acc_g = hn::Add(acc_g, g);
-        acc_gx = hn::MulAdd(g, xhat_at(i, k), acc_gx);
+        acc_g.Add(g);
+        acc_gx.MulAdd(g, xhat_at(i, k));
       });
-      const auto a = center ? hn::Mul(hn::Set(d, SumLanes(d, acc_g)), inv_n) : hn::Zero(d);
-      const auto b = hn::Mul(hn::Set(d, SumLanes(d, acc_gx)), inv_n);
+      const auto a = center ? hn::Mul(hn::Set(d, acc_g.Sum(d)), inv_n) : hn::Zero(d);
+      const auto b = hn::Mul(hn::Set(d, acc_gx.Sum(d)), inv_n);
       ForVecs(d, cols, [&](size_t i, size_t k) {
         const auto t = hn::Sub(hn::Sub(g_at(i, k), a), hn::Mul(xhat_at(i, k), b));
         StoreN(d, hn::Mul(t, rs), gx + r * cols + i, k);

@@ -19,14 +19,14 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 void SoftmaxRow(const float* x, float* y, size_t n) {
   const hn::ScalableTag<float> d;
   const auto m = hn::Set(d, RowMax(d, x, n));
-  auto acc = hn::Zero(d);
+  RowAccumulator<decltype(d)> acc(d);
   ForVecs(d, n, [&](size_t i, size_t k) {
     // Padding lanes hold -inf, so exp gives 0 and adds nothing.
     const auto e = SafeExp(d, hn::Sub(LoadN(d, x + i, k, kNegInf), m));
-    acc = hn::Add(acc, e);
+    acc.Add(e);
     StoreN(d, e, y + i, k);
   });
-  const auto inv = hn::Set(d, 1.0f / SumLanes(d, acc));
+  const auto inv = hn::Set(d, 1.0f / acc.Sum(d));
   ForVecs(d, n, [&](size_t i, size_t k) {
     StoreN(d, hn::Mul(LoadN(d, y + i, k, 0.0f), inv), y + i, k);
   });
@@ -36,11 +36,11 @@ void SoftmaxRow(const float* x, float* y, size_t n) {
 void LogSoftmaxRow(const float* x, float* y, size_t n) {
   const hn::ScalableTag<float> d;
   const float m = RowMax(d, x, n);
-  auto acc = hn::Zero(d);
+  RowAccumulator<decltype(d)> acc(d);
   ForVecs(d, n, [&](size_t i, size_t k) {
-    acc = hn::Add(acc, SafeExp(d, hn::Sub(LoadN(d, x + i, k, kNegInf), hn::Set(d, m))));
+    acc.Add(SafeExp(d, hn::Sub(LoadN(d, x + i, k, kNegInf), hn::Set(d, m))));
   });
-  const auto lse = hn::Set(d, m + std::log(SumLanes(d, acc)));
+  const auto lse = hn::Set(d, m + std::log(acc.Sum(d)));
   ForVecs(d, n, [&](size_t i, size_t k) {
     StoreN(d, hn::Sub(LoadN(d, x + i, k, 0.0f), lse), y + i, k);
   });

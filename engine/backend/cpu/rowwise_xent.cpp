@@ -24,13 +24,13 @@ void XentRowsF32(const float* x, const int64_t* targets, float* loss, float* lse
     const float* xr = x + r * cols;
     const float m = RowMax(d, xr, cols);
     const auto vm = hn::Set(d, m);
-    auto acc_e = hn::Zero(d), acc_x = hn::Zero(d);
+    RowAccumulator<decltype(d)> acc_e(d), acc_x(d);
     ForVecs(d, cols, [&](size_t i, size_t k) {
       const auto v = LoadN(d, xr + i, k, neg_inf);  // -inf padding: exp adds 0
-      acc_e = hn::Add(acc_e, SafeExp(d, hn::Sub(v, vm)));
-      if (eps != 0) acc_x = hn::Add(acc_x, LoadN(d, xr + i, k, 0.0f));
+      acc_e.Add(SafeExp(d, hn::Sub(v, vm)));
+      if (eps != 0) acc_x.Add(LoadN(d, xr + i, k, 0.0f));
     });
-    const double l = double(m) + std::log(double(SumLanes(d, acc_e)));
+    const double l = double(m) + std::log(double(acc_e.Sum(d)));
     lse[r] = float(l);
     const int64_t t = targets[r];
     if (t == ignore_index) {
@@ -38,7 +38,7 @@ void XentRowsF32(const float* x, const int64_t* targets, float* loss, float* lse
       continue;
     }
     const double nll = l - double(xr[t]);
-    const double smooth = eps != 0 ? l - double(SumLanes(d, acc_x)) / double(cols) : 0.0;
+    const double smooth = eps != 0 ? l - double(acc_x.Sum(d)) / double(cols) : 0.0;
     loss[r] = float((1.0 - eps) * nll + eps * smooth);
   }
 }
