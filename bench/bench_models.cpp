@@ -48,11 +48,11 @@ double vm_hwm_mb() {
 }
 
 // OpenBLAS's own sgemm rate (GFLOP/s) on an n×n×n problem: the best of `reps` after a warm-up,
-// on all of OpenBLAS's threads (as the engine's large GEMMs run).
+// on all of OpenBLAS's threads (the engine's large GEMMs run as tiles over oneTBB instead).
 double sgemm_gflops(int n, int reps) {
   Generator gen(7);
   Tensor a = randn({n, n}, DType::f32, gen), b = randn({n, n}, DType::f32, gen), c = empty({n, n});
-  cpu::threaded_blas();
+  openblas_set_num_threads(num_threads());
   auto gemm = [&] {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.f, a.data<float>(), n, b.data<float>(), n,
                 0.f, c.data<float>(), n);

@@ -3,6 +3,7 @@
 
 #include <cblas.h>
 
+#include <algorithm>
 #include <optional>
 #include <vector>
 
@@ -49,14 +50,45 @@ Tensor blas_ready(const Tensor& x) {
 
 template <typename T>
 void gemm(BlasView va, BlasView vb, int64_t m, int64_t n, int64_t k, const T* A, const T* B,
-          T beta, T* C) {
+          T beta, T* C, int64_t ldc) {
   auto ta = va.trans ? CblasTrans : CblasNoTrans, tb = vb.trans ? CblasTrans : CblasNoTrans;
   if constexpr (sizeof(T) == 4)
     cblas_sgemm(CblasRowMajor, ta, tb, int(m), int(n), int(k), 1.0f, A, int(va.ld), B, int(vb.ld),
-                beta, C, int(n));
+                beta, C, int(ldc));
   else
     cblas_dgemm(CblasRowMajor, ta, tb, int(m), int(n), int(k), 1.0, A, int(va.ld), B, int(vb.ld),
-                beta, C, int(n));
+                beta, C, int(ldc));
+}
+
+// A tile count for a dim of `size`: at most 8, tiles of at least `min_tile`.
+int64_t tile_count(int64_t size, int64_t min_tile) { return std::clamp<int64_t>(size / min_tile, 1, 8); }
+
+// The start of tile t of `count` over `size`, a multiple of 16 (the micro-kernels' unrolls).
+int64_t tile_start(int64_t size, int64_t count, int64_t t) {
+  if (t >= count) return size;
+  return std::min(size, (size * t / count) / 16 * 16);
+}
+
+// One GEMM split into a grid of at most 8×8 tiles of C, each a single-threaded BLAS call,
+// run over oneTBB. The grid depends on the shape only. This is what makes results identical
+// for any thread count: OpenBLAS's own threading hands rows to its micro-kernels differently
+// for each thread count, and on some cores (the Haswell/Zen kernels of every CPU without
+// AVX-512) an element's bits depend on which micro-kernel computed it. Fixed tiles also
+// bound the repacking: a tile row packs its slice of B once (at most 8 packings of B).
+template <typename T>
+void tiled_gemm(BlasView va, BlasView vb, int64_t m, int64_t n, int64_t k, const T* A, const T* B,
+                T beta, T* C) {
+  const int64_t tm = m * n * k <= kSmallGemm ? 1 : tile_count(m, 256);
+  const int64_t tn = m * n * k <= kSmallGemm ? 1 : tile_count(n, 512);
+  SerialBlas serial;  // the pool is oneTBB's
+  if (tm * tn == 1) return gemm<T>(va, vb, m, n, k, A, B, beta, C, n);
+  tbb::parallel_for(int64_t{0}, tm * tn, [&](int64_t t) {
+    const int64_t r0 = tile_start(m, tm, t / tn), r1 = tile_start(m, tm, t / tn + 1);
+    const int64_t c0 = tile_start(n, tn, t % tn), c1 = tile_start(n, tn, t % tn + 1);
+    const T* a = A + (va.trans ? r0 : r0 * va.ld);  // row r0 of op(A)
+    const T* b = B + (vb.trans ? c0 * vb.ld : c0);  // column c0 of op(B)
+    gemm<T>(va, vb, r1 - r0, c1 - c0, k, a, b, beta, C + r0 * n + c0, n);
+  });
 }
 
 // Element offsets of each batch matrix of x (batch dims broadcast to `batch`), row-major.
@@ -103,18 +135,17 @@ void run(const char* name, const Tensor& a, const Tensor& b, const Tensor& out, 
   for (int64_t o : ob) b_shared &= o == ob[0];
   if (auto ld = nb > 1 && b_shared ? folded_row_stride(a, batch, va) : std::nullopt) {
     count_kernel(name, flops * nb);
-    threaded_blas();
-    return gemm<T>({false, *ld}, vb, nb * m, n, k, pa + oa[0], pb + ob[0], beta, pc);
+    return tiled_gemm<T>({false, *ld}, vb, nb * m, n, k, pa + oa[0], pb + ob[0], beta, pc);
   }
   for (int64_t i = 0; i < nb; ++i) count_kernel(name, flops);
-  auto one = [&](int64_t i) { gemm<T>(va, vb, m, n, k, pa + oa[size_t(i)], pb + ob[size_t(i)], beta, pc + i * m * n); };
   if (nb > 1 && m * n * k <= kSmallGemm) {
     SerialBlas serial;  // each task's GEMM single-threaded: the pool is oneTBB's
-    tbb::parallel_for(int64_t{0}, nb, one);
+    tbb::parallel_for(int64_t{0}, nb, [&](int64_t i) {
+      gemm<T>(va, vb, m, n, k, pa + oa[size_t(i)], pb + ob[size_t(i)], beta, pc + i * m * n, n);
+    });
     return;
   }
-  threaded_blas();
-  for (int64_t i = 0; i < nb; ++i) one(i);
+  for (int64_t i = 0; i < nb; ++i) tiled_gemm<T>(va, vb, m, n, k, pa + oa[size_t(i)], pb + ob[size_t(i)], beta, pc + i * m * n);
 }
 
 }  // namespace

@@ -1,8 +1,9 @@
 // CPU matrix products on OpenBLAS: strided tensors in, BLAS calls out. Transposed operands are
 // read in place (CblasTrans with the right leading dimension); only a layout BLAS cannot read
 // (e.g. a stride-0 row or a doubly strided slice) is packed first. Batches either fold into
-// one tall GEMM, run as a loop of threaded GEMMs, or — when each GEMM is small — run in
-// parallel over oneTBB with single-threaded BLAS (see threading.h for why).
+// one tall GEMM, run one GEMM after the other, or — when each GEMM is small — run in parallel
+// over oneTBB. A large GEMM runs as a fixed grid of tiles over oneTBB; BLAS itself is always
+// single-threaded (see threading.h for why).
 #pragma once
 #include <cstdint>
 
@@ -16,8 +17,8 @@ namespace engine::cpu {
 void matmul_into(const char* name, const Tensor& a, const Tensor& b, const Tensor& out,
                  bool accumulate = false);
 
-// Each GEMM at most this many multiply-adds (M·N·K) runs single-threaded when a batch runs in
-// parallel over oneTBB; larger ones use OpenBLAS's threads one after the other.
+// A GEMM of at most this many multiply-adds (M·N·K) runs as one single-threaded BLAS call
+// (a batch of them in parallel over oneTBB); a larger one is split into tiles.
 inline constexpr int64_t kSmallGemm = int64_t{1} << 22;
 
 }  // namespace engine::cpu
