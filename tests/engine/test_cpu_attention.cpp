@@ -16,6 +16,7 @@
 
 #include "engine/backend/cpu/attention.h"
 #include "engine/core/philox.h"
+#include "simd_targets.h"
 
 namespace {
 
@@ -287,13 +288,17 @@ void check_case(const Case& c, double tol) {
 constexpr double kTolF = 2e-5, kTolD = 1e-12;
 
 TEST(CpuAttention, PlainMatchesReference) {
-  check_case<float>(Case{}, kTolF);
-  check_case<double>(Case{}, kTolD);
+  engine::test::for_each_simd_target([&] {
+    check_case<float>(Case{}, kTolF);
+    check_case<double>(Case{}, kTolD);
+  });
 }
 
 TEST(CpuAttention, SequenceLengthsNotMultiplesOfTheBlock) {
-  check_case<float>(Case{.B = 1, .H = 2, .Tq = 130, .Tk = 67, .D = 8, .Dv = 8}, kTolF);
-  check_case<float>(Case{.B = 1, .H = 1, .Tq = 1, .Tk = 129, .D = 8, .Dv = 8}, kTolF);
+  engine::test::for_each_simd_target([&] {
+    check_case<float>(Case{.B = 1, .H = 2, .Tq = 130, .Tk = 67, .D = 8, .Dv = 8}, kTolF);
+    check_case<float>(Case{.B = 1, .H = 1, .Tq = 1, .Tk = 129, .D = 8, .Dv = 8}, kTolF);
+  });
 }
 
 TEST(CpuAttention, PaddingMaskWithFullyMaskedRowsGivesZeros) {
@@ -310,8 +315,10 @@ TEST(CpuAttention, PaddingMaskWithFullyMaskedRowsGivesZeros) {
 }
 
 TEST(CpuAttention, Causal) {
-  check_case<float>(Case{.Tq = 100, .Tk = 100, .causal = true}, kTolF);
-  check_case<double>(Case{.Tq = 70, .Tk = 70, .causal = true, .bias = 1}, kTolD);
+  engine::test::for_each_simd_target([&] {
+    check_case<float>(Case{.Tq = 100, .Tk = 100, .causal = true}, kTolF);
+    check_case<double>(Case{.Tq = 70, .Tk = 70, .causal = true, .bias = 1}, kTolD);
+  });
 }
 
 TEST(CpuAttention, CausalWithQueryOffset) {
@@ -322,9 +329,11 @@ TEST(CpuAttention, CausalWithQueryOffset) {
 }
 
 TEST(CpuAttention, BroadcastBiasesAndTheirGradients) {
-  check_case<float>(Case{.Tq = 70, .Tk = 90, .bias = 1, .scale = 1.0}, kTolF);   // T5: [1,H,Tq,Tk]
-  check_case<float>(Case{.Tq = 70, .Tk = 90, .mask = true, .bias = 2}, kTolF);  // [B,1,1,Tk]
-  check_case<double>(Case{.Tq = 70, .Tk = 90, .bias = 2}, kTolD);
+  engine::test::for_each_simd_target([&] {
+    check_case<float>(Case{.Tq = 70, .Tk = 90, .bias = 1, .scale = 1.0}, kTolF);   // T5: [1,H,Tq,Tk]
+    check_case<float>(Case{.Tq = 70, .Tk = 90, .mask = true, .bias = 2}, kTolF);  // [B,1,1,Tk]
+    check_case<double>(Case{.Tq = 70, .Tk = 90, .bias = 2}, kTolD);
+  });
 }
 
 TEST(CpuAttention, StridedViewsNeedNoCopy) {
@@ -334,8 +343,10 @@ TEST(CpuAttention, StridedViewsNeedNoCopy) {
 }
 
 TEST(CpuAttention, ValueDimDiffersFromKeyDim) {
-  check_case<float>(Case{.Tq = 65, .Tk = 33, .D = 12, .Dv = 20}, kTolF);
-  check_case<double>(Case{.Tq = 65, .Tk = 33, .D = 20, .Dv = 7, .causal = true, .q_offset = 0}, kTolD);
+  engine::test::for_each_simd_target([&] {
+    check_case<float>(Case{.Tq = 65, .Tk = 33, .D = 12, .Dv = 20}, kTolF);
+    check_case<double>(Case{.Tq = 65, .Tk = 33, .D = 20, .Dv = 7, .causal = true, .q_offset = 0}, kTolD);
+  });
 }
 
 TEST(CpuAttention, DropoutBackwardUsesTheForwardMask) {

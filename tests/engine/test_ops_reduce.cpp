@@ -9,6 +9,7 @@
 #include "engine/backend/cpu/threading.h"
 #include "engine/engine.h"
 #include "engine/ops/reduce.h"
+#include "simd_targets.h"
 
 using namespace engine;
 
@@ -72,32 +73,36 @@ TEST(Reduce, DtypesIntegerAndHalf) {
 }
 
 TEST(Reduce, SumMatchesReferenceOnEveryLayout) {
-  Generator gen(11);
-  Tensor base = randn({4, 5, 6}, DType::f32, gen);
-  std::vector<Tensor> layouts = {base, base.permute({2, 0, 1}), base.narrow(2, 1, 4),
-                                 base.transpose(0, 1).narrow(1, 1, 2),
-                                 randn({5, 1, 6}, DType::f32, gen).expand({5, 4, 6})};
-  for (const Tensor& x : layouts)
-    for (int mask = 0; mask < 8; ++mask) {
-      std::vector<int64_t> dims;
-      std::vector<bool> flags(3);
-      for (int d = 0; d < 3; ++d)
-        if (mask >> d & 1) dims.push_back(d), flags[size_t(d)] = true;
-      if (dims.empty()) flags = {true, true, true};
-      expect_near(sum(x, dims).to(DType::f64).to_vector<double>(), naive_sum(x, flags), 1e-5);
-    }
+  engine::test::for_each_simd_target([&] {
+    Generator gen(11);
+    Tensor base = randn({4, 5, 6}, DType::f32, gen);
+    std::vector<Tensor> layouts = {base, base.permute({2, 0, 1}), base.narrow(2, 1, 4),
+                                   base.transpose(0, 1).narrow(1, 1, 2),
+                                   randn({5, 1, 6}, DType::f32, gen).expand({5, 4, 6})};
+    for (const Tensor& x : layouts)
+      for (int mask = 0; mask < 8; ++mask) {
+        std::vector<int64_t> dims;
+        std::vector<bool> flags(3);
+        for (int d = 0; d < 3; ++d)
+          if (mask >> d & 1) dims.push_back(d), flags[size_t(d)] = true;
+        if (dims.empty()) flags = {true, true, true};
+        expect_near(sum(x, dims).to(DType::f64).to_vector<double>(), naive_sum(x, flags), 1e-5);
+      }
+  });
 }
 
 TEST(Reduce, LongRowsAndColumnsAreChunked) {
-  Generator gen(12);
-  // Long enough to cut the reduced dim into several pieces (row and column forms).
-  Tensor rows = rand({3, 70001}, DType::f32, gen), cols = rand({50001, 3}, DType::f32, gen);
-  expect_near(sum(rows, {1}).to(DType::f64).to_vector<double>(), naive_sum(rows, {false, true}), 1e-5);
-  expect_near(sum(cols, {0}).to(DType::f64).to_vector<double>(), naive_sum(cols, {true, false}), 1e-5);
-  expect_near(sum(cols.t(), {1}).to(DType::f64).to_vector<double>(), naive_sum(cols, {true, false}), 1e-5);
-  expect_near({sum(rows).item<double>()}, naive_sum(rows, {true, true}), 1e-5);
-  Tensor big = arange(0, 200000, 1, DType::i64);
-  EXPECT_EQ(sum(big).item<int64_t>(), int64_t(199999) * 200000 / 2);
+  engine::test::for_each_simd_target([&] {
+    Generator gen(12);
+    // Long enough to cut the reduced dim into several pieces (row and column forms).
+    Tensor rows = rand({3, 70001}, DType::f32, gen), cols = rand({50001, 3}, DType::f32, gen);
+    expect_near(sum(rows, {1}).to(DType::f64).to_vector<double>(), naive_sum(rows, {false, true}), 1e-5);
+    expect_near(sum(cols, {0}).to(DType::f64).to_vector<double>(), naive_sum(cols, {true, false}), 1e-5);
+    expect_near(sum(cols.t(), {1}).to(DType::f64).to_vector<double>(), naive_sum(cols, {true, false}), 1e-5);
+    expect_near({sum(rows).item<double>()}, naive_sum(rows, {true, true}), 1e-5);
+    Tensor big = arange(0, 200000, 1, DType::i64);
+    EXPECT_EQ(sum(big).item<int64_t>(), int64_t(199999) * 200000 / 2);
+  });
 }
 
 TEST(Reduce, MaxAndArgmax) {
