@@ -5,7 +5,9 @@
 // data-to-text -> BLEU, NIST, ROUGE-L, CIDEr over all references (and eval_loss, perplexity);
 // causal-lm / seq2seq -> eval_loss and perplexity. --predictions writes one prediction per
 // example and line (the class, the tags, or the generated text). Several --adapter folders are
-// loaded and made active together.
+// loaded and made active together. --precision bf16|f16 stores the base's weights in that
+// dtype and scores under autocast (app/train/precision.h); the adapters' tensors stay as saved,
+// so the scores equal those of the evaluation inside `peft train --precision` of the same dtype.
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -19,6 +21,7 @@
 #include "app/tasks/cli_flags.h"
 #include "app/tasks/model_setup.h"
 #include "app/train/peft_target.h"
+#include "app/train/precision.h"
 #include "app/train/trainer.h"
 #include "engine/autograd/grad_mode.h"
 #include "engine/core/error.h"
@@ -31,7 +34,7 @@ namespace fs = std::filesystem;
 using tasks::Task;
 
 struct EvalArgs {
-  std::string model, data, predictions;
+  std::string model, data, predictions, precision = "f32";
   std::vector<std::string> adapters;
   tasks::TaskFlags task;
   int64_t max_new_tokens = 64, beams = 1, batch_size = 16;
@@ -106,6 +109,7 @@ int64_t resolve_num_labels(const EvalArgs& a) {
 
 void run(EvalArgs& a) {
   const engine::Device device = tasks::resolve_device(a.task.device);
+  const train::Precision precision = train::parse_precision(a.precision);
   const Task task = tasks::parse_task(a.task.task);
   a.task.num_labels = tasks::is_classification(task) ? resolve_num_labels(a) : 0;
   a.task.data.columns.num_labels = a.task.features.num_labels = a.task.num_labels;
@@ -120,7 +124,12 @@ void run(EvalArgs& a) {
     model->load_adapter(a.adapters[i], names.back());
   }
   if (!names.empty()) model->set_adapter(names);
-  const Scored s = score(a, task, model, *tokenizer, data);
+  train::cast_for_inference(*model, precision);  // f32: nothing
+  Scored s;
+  {
+    train::AutocastScope autocast(precision, device);
+    s = score(a, task, model, *tokenizer, data);
+  }
   if (!a.predictions.empty()) {
     std::ofstream out(a.predictions);
     engine::check<engine::IOError>(out.good(), "[eval] cannot write ", a.predictions);
@@ -146,6 +155,7 @@ const Command kEval("eval", "Score a checkpoint (with adapters) on a task's data
   sub.add_option("--max-new-tokens", a->max_new_tokens, "generation: tokens per output")->capture_default_str();
   sub.add_option("--predictions", a->predictions, "write one prediction per example and line");
   sub.add_flag("--json", a->json, "print the metrics as JSON");
+  train::add_precision_flag(sub, a->precision);
   sub.callback([a] { run(*a); });
 });
 

@@ -2,10 +2,13 @@
 // HF checkpoint folder, by greedy search (default), sampling or beam search, and prints one
 // continuation per prompt (its tokenizer's decode with special tokens skipped). With
 // --adapter (repeatable) the adapters are loaded and active together, and every step runs
-// through peft::generate, so prompt and prefix methods apply as in training.
+// through peft::generate, so prompt and prefix methods apply as in training. --precision
+// bf16|f16 stores the model's weights (not the adapters') in that dtype and generates under
+// autocast (app/train/precision.h).
 //   peft generate --model DIR [--adapter DIR ...] (--prompt TEXT | --file prompts.txt) [--max-new-tokens N]
 //                 [--greedy | --sample [--temperature T] [--top-k K] [--top-p P] [--seed S] | --beams N
 //                 [--length-penalty L] [--early-stopping true|false|never]] [--json] [--device cpu|cuda]
+//                 [--precision f32|bf16|f16]
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -14,6 +17,7 @@
 
 #include "app/command.h"
 #include "app/tasks/cli_flags.h"
+#include "app/train/precision.h"
 #include "engine/core/error.h"
 #include "models/generation/generate.h"
 #include "models/model.h"
@@ -25,7 +29,7 @@ namespace app {
 namespace {
 
 struct GenerateArgs {
-  std::string model, prompt, file, early_stopping, device = "cpu";
+  std::string model, prompt, file, early_stopping, device = "cpu", precision = "f32";
   std::vector<std::string> adapters;
   int64_t max_new_tokens = 20, top_k = 50, beams = 1;
   double temperature = 1.0, top_p = 1.0, length_penalty = 1.0;
@@ -63,9 +67,14 @@ models::generation::GenerationConfig settings(const GenerateArgs& a, const model
 
 // The plain model's generation, or the adapted model's (first adapter "default").
 models::generation::GenerationOutput continue_prompts(const GenerateArgs& args, models::ModelPtr model,
-                                                      const std::vector<std::vector<int64_t>>& prompts) {
+                                                      const std::vector<std::vector<int64_t>>& prompts,
+                                                      train::Precision precision, engine::Device device) {
   const auto config = settings(args, *model);
-  if (args.adapters.empty()) return models::generation::generate(*model, prompts, config);
+  if (args.adapters.empty()) {
+    train::cast_for_inference(*model, precision);  // f32: nothing
+    train::AutocastScope autocast(precision, device);
+    return models::generation::generate(*model, prompts, config);
+  }
   peft::PeftModel adapted(model);
   std::vector<std::string> names;
   for (size_t i = 0; i < args.adapters.size(); ++i) {
@@ -73,11 +82,14 @@ models::generation::GenerationOutput continue_prompts(const GenerateArgs& args, 
     adapted.load_adapter(args.adapters[i], names.back());
   }
   adapted.set_adapter(names);
+  train::cast_for_inference(adapted, precision);
+  train::AutocastScope autocast(precision, device);
   return peft::generate(adapted, prompts, config);
 }
 
 void run(const GenerateArgs& args) {
   const engine::Device device = tasks::resolve_device(args.device);
+  const train::Precision precision = train::parse_precision(args.precision);
   engine::check<engine::ValueError>(args.prompt.empty() != args.file.empty(),
                                     "[generate] give exactly one of --prompt and --file");
   models::LoadOptions load;
@@ -88,7 +100,7 @@ void run(const GenerateArgs& args) {
   const std::vector<std::string> texts = args.file.empty() ? std::vector{args.prompt} : read_prompts(args.file);
   std::vector<std::vector<int64_t>> prompts;
   for (const auto& text : texts) prompts.push_back(tokenizer->encode(text).ids);
-  const auto result = continue_prompts(args, model, prompts);
+  const auto result = continue_prompts(args, model, prompts, precision, device);
   nlohmann::json report = nlohmann::json::array();
   for (size_t i = 0; i < texts.size(); ++i) {
     const std::string continuation = tokenizer->decode(result.tokens[i], /*skip_special_tokens=*/true);
@@ -125,6 +137,7 @@ const Command kGenerate("generate", "Continue prompts with a GPT-2 or T5 checkpo
       ->needs(beams);
   sub.add_flag("--json", args->json, "print prompts, continuations, token ids (and beam scores) as JSON");
   tasks::add_device_flag(sub, args->device);
+  train::add_precision_flag(sub, args->precision);
   sub.callback([args] { run(*args); });
 });
 

@@ -6,6 +6,13 @@
 // tokenizer), <out>/metrics.jsonl, <out>/checkpoint/ (running it again resumes) and
 // <out>/results.json (method, parameter counts, peak memory, time, throughput, final metrics,
 // the whole configuration). Data and configuration are checked before anything is written.
+// --precision bf16|f16 (app/train/precision.h): frozen base weights are stored in that dtype,
+// forwards run under autocast, f16 scales the loss. What is written does not change dtype:
+// adapter files, trainable_params and checkpoints hold f32 trainable tensors (adapter tensors
+// are never cast), and --method full trains every parameter, so none is cast and
+// model.safetensors is f32. results.json records the precision, the cast and (f16) the final
+// loss scale and skipped steps.
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -142,6 +149,10 @@ nlohmann::json results_json(const TrainArgs& a, const train::TrainResult& t, int
           {"tokens_per_s", t.tokens / trained_s},
           {"best_metric", t.best_metric},
           {"best_step", t.best_step},
+          {"precision", a.options.precision},
+          {"frozen_cast", {{"tensors", t.cast_tensors}, {"numel", t.cast_numel}}},
+          {"skipped_steps", t.skipped_steps},
+          {"loss_scale", std::isnan(t.loss_scale) ? nlohmann::json(nullptr) : nlohmann::json(t.loss_scale)},
           {"final_metrics", final_metrics},
           {"config", config}};
 }
@@ -153,6 +164,8 @@ void print_table(const nlohmann::json& r) {
   table.add_row({"steps", std::to_string(r["steps"].get<long long>())});
   table.add_row({"seconds", report::fixed(r["seconds"].get<double>(), 1)});
   table.add_row({"peak memory MiB", report::fixed(double(r["peak_memory_bytes"].get<size_t>()) / (1 << 20), 1)});
+  if (r["precision"] != "f32") table.add_row({"precision", r["precision"].get<std::string>()});
+  if (r["precision"] == "f16") table.add_row({"skipped steps", std::to_string(r["skipped_steps"].get<long long>())});
   std::printf("%s", table.render().c_str());
 }
 

@@ -14,7 +14,7 @@ namespace fs = std::filesystem;
 nlohmann::json to_json(const TrainerState& s) {
   nlohmann::json dropout = nlohmann::json::object();
   for (const auto& [name, st] : s.dropout) dropout[name] = {st.first, st.second};
-  return {{"step", s.step},
+  nlohmann::json j = {{"step", s.step},
           {"epoch", s.epoch},
           {"index", s.index},
           {"micro_batches", s.micro_batches},
@@ -23,6 +23,13 @@ nlohmann::json to_json(const TrainerState& s) {
           {"evals_without_improvement", s.evals_without_improvement},
           {"tokens", s.tokens},
           {"dropout", dropout}};
+  if (s.precision != "f32") {
+    j["precision"] = s.precision;
+    j["skipped_steps"] = s.skipped_steps;
+    if (!std::isnan(s.loss_scale))
+      j["loss_scaler"] = {{"scale", s.loss_scale}, {"growth_tracker", s.loss_scale_growth_tracker}};
+  }
+  return j;
 }
 
 TrainerState trainer_state_from_json(const nlohmann::json& j, const std::string& source) {
@@ -38,6 +45,12 @@ TrainerState trainer_state_from_json(const nlohmann::json& j, const std::string&
     s.tokens = j.at("tokens").get<double>();
     for (const auto& [name, st] : j.at("dropout").items())
       s.dropout.emplace_back(name, std::make_pair(st.at(0).get<uint64_t>(), st.at(1).get<uint64_t>()));
+    s.precision = j.value("precision", std::string("f32"));  // absent in f32 runs' (and older) files
+    s.skipped_steps = j.value("skipped_steps", int64_t(0));
+    if (j.contains("loss_scaler")) {
+      s.loss_scale = j.at("loss_scaler").at("scale").get<double>();
+      s.loss_scale_growth_tracker = j.at("loss_scaler").at("growth_tracker").get<int64_t>();
+    }
     return s;
   } catch (const nlohmann::json::exception& e) {
     engine::fail<engine::IOError>("[train] ", source, ": malformed trainer state: ", e.what());

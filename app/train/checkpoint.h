@@ -5,7 +5,8 @@
 //   trainable/             the target's trainable state (TrainTarget::save_trainable)
 //   optimizer.safetensors  optimizer slots (+ optimizer.json: steps, lr)
 //   trainer_state.json     step, data position (epoch, index), micro-batch count, dropout
-//                          streams, best metric and early-stopping count
+//                          streams, best metric and early-stopping count; f16 runs add the
+//                          GradScaler's state (loss scale, clean-step count) and skipped steps
 // A new checkpoint is built in checkpoint.tmp.<pid>, then swapped in by renames
 // (checkpoint -> checkpoint.old, tmp -> checkpoint, old removed); a reader that finds only
 // checkpoint.old (a crash between the two renames) uses it; leftover checkpoint.tmp.* folders of
@@ -36,6 +37,11 @@ struct TrainerState {
   int64_t evals_without_improvement = 0;
   double tokens = 0;          // tokens trained on so far
   std::vector<std::pair<std::string, std::pair<uint64_t, uint64_t>>> dropout;  // name -> (seed, offset)
+  // Mixed precision (written only when precision is not f32, so f32 files are unchanged):
+  std::string precision = "f32";
+  double loss_scale = NAN;          // f16: the GradScaler's scale (NaN: no scaler state)
+  int64_t loss_scale_growth_tracker = 0;
+  int64_t skipped_steps = 0;        // f16: steps skipped for inf/NaN gradients
 };
 
 nlohmann::json to_json(const TrainerState& s);

@@ -2,9 +2,11 @@
 #include "app/train/options.h"
 
 #include <algorithm>
+#include <cmath>
 #include <variant>
 #include <vector>
 
+#include "app/train/precision.h"
 #include "engine/core/error.h"
 #include "engine/optim/schedule.h"
 
@@ -46,6 +48,11 @@ const std::vector<Field>& fields() {
       {"output_dir", "checkpoints and metrics.jsonl go here", &T::output_dir},
       {"resume", "continue from <output>/checkpoint when present", &T::resume},
       {"progress", "show the progress line", &T::progress},
+      {"precision", kPrecisionHelp, &T::precision},
+      {"loss_scale", "f16: initial dynamic loss scale (halved and the step skipped on inf/NaN gradients)",
+       &T::loss_scale},
+      {"loss_scale_growth_interval", "f16: clean steps before the loss scale doubles",
+       &T::loss_scale_growth_interval},
   };
   return f;
 }
@@ -72,6 +79,10 @@ void TrainOptions::validate() const {
   engine::check<ConfigError>(clip_norm >= 0 && weight_decay >= 0, "[train] clip_norm and weight_decay must be >= 0");
   engine::check<ConfigError>(!output_dir.empty(), "[train] output_dir is required");
   engine::optim::make_schedule(schedule, lr, 0, 1);  // ConfigError listing the known names
+  parse_precision(precision);                        // ConfigError naming --precision
+  engine::check<ConfigError>(std::isfinite(loss_scale) && loss_scale > 0 && loss_scale_growth_interval > 0,
+                             "[train] loss_scale and loss_scale_growth_interval must be positive, got ", loss_scale,
+                             " and ", loss_scale_growth_interval);
 }
 
 void apply_json(TrainOptions& o, const nlohmann::json& json, const CLI::App* cli) {

@@ -33,6 +33,9 @@ struct TrainOptions {
   std::string output_dir;           // checkpoints, metrics.jsonl (required)
   bool resume = true;               // continue from <output>/checkpoint when it exists
   bool progress = true;             // the one-line progress display on stderr
+  std::string precision = "f32";    // f32 | bf16 | f16 (precision.h)
+  double loss_scale = 65536;        // f16: the initial dynamic loss scale (torch's GradScaler: 2^16)
+  int64_t loss_scale_growth_interval = 2000;  // f16: clean steps before the scale doubles
 
   // Throws engine::ConfigError naming the first invalid field.
   void validate() const;

@@ -22,6 +22,7 @@ class PeftTarget : public TrainTarget {
   void train() override;
   void eval() override;
   bool after_optimizer_step(int64_t step) override;
+  engine::nn::CastReport cast_frozen(Precision p) override { return train::cast_frozen(*model_, p); }
   peft::PeftModel& peft_model() { return *model_; }
 
  private:

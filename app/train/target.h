@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "app/train/precision.h"
 #include "engine/nn/module.h"
 #include "models/model.h"
 
@@ -35,6 +36,9 @@ class TrainTarget {
     (void)step;
     return false;
   }
+  // Stores the frozen parameters in the precision's dtype (precision.h; nothing for f32).
+  // PeftTarget keeps the adapters' tensors as they are.
+  virtual engine::nn::CastReport cast_frozen(Precision p) { return train::cast_frozen(module(), p); }
 };
 
 // Every parameter of a pretrained model trains; its state is the model's own

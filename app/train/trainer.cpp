@@ -4,17 +4,21 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <memory>
 
 #include "app/train/checkpoint.h"
 #include "app/train/interrupt.h"
 #include "app/train/metrics_log.h"
+#include "app/train/precision.h"
 #include "app/train/progress.h"
 #include "engine/autograd/grad_mode.h"
 #include "engine/io/atomic_file.h"
+#include "engine/nn/module_device.h"
 #include "engine/ops/binary.h"
 #include "engine/ops/reduce.h"
 #include "engine/optim/adamw.h"
+#include "engine/optim/grad_scaler.h"
 #include "engine/optim/grad_utils.h"
 #include "engine/optim/schedule.h"
 
@@ -31,6 +35,12 @@ double batch_tokens(const models::Batch& b) {
   return double(b.input_ids.numel());
 }
 
+std::string format_scale(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", s);
+  return buf;
+}
+
 // Restores the SIGINT action however the loop exits.
 struct InterruptScope {
   InterruptScope() { install_interrupt_handler(); }
@@ -40,7 +50,12 @@ struct InterruptScope {
 class Run {
  public:
   Run(TrainTarget& target, const Dataset& data, const TrainOptions& o, const Evaluator& evaluate)
-      : target_(target), data_(data), o_(o), evaluate_(evaluate), out_(o.output_dir) {
+      : target_(target), data_(data), o_(o), evaluate_(evaluate), out_(o.output_dir),
+        precision_(parse_precision(o.precision)), device_(engine::nn::module_device(target.module())),
+        scaler_(scaler_options(o, precision_)) {
+    const engine::nn::CastReport cast = target_.cast_frozen(precision_);  // once, before the optimizer sees them
+    r_.cast_tensors = cast.tensors, r_.cast_numel = cast.numel;
+    if (precision_ != Precision::f32) promote_trainable_to_f32(target_.trainable_parameters());
     make_optimizer();
     r_.total_steps = total_steps(o, data.size);
     const int64_t warmup = o.warmup_steps > 0 ? o.warmup_steps : int64_t(std::ceil(o.warmup_ratio * double(r_.total_steps)));
@@ -53,6 +68,8 @@ class Run {
     InterruptScope interrupts;
     Progress progress(r_.total_steps, s_.step, o_.log_every, o_.progress);
     progress_ = &progress;
+    if (precision_ != Precision::f32) progress.note(describe(precision_, {r_.cast_tensors, r_.cast_numel}));
+    if (!resume_note_.empty()) progress.note(resume_note_);
     target_.train();
     const auto start = Clock::now();
     const double tokens0 = s_.tokens;
@@ -67,9 +84,12 @@ class Run {
       const double secs = std::chrono::duration<double>(Clock::now() - start).count();
       const double tps = secs > 0 ? (s_.tokens - tokens0) / secs : 0;
       progress.update(s_.step, r_.last_loss, lr, tps);
-      if (o_.log_every > 0 && s_.step % o_.log_every == 0)
-        log_->write({{"step", s_.step}, {"epoch", s_.epoch}, {"loss", r_.last_loss}, {"lr", lr},
-                     {"grad_norm", grad_norm}, {"tokens", s_.tokens}, {"tokens_per_s", tps}});
+      if (o_.log_every > 0 && s_.step % o_.log_every == 0) {
+        nlohmann::json record = {{"step", s_.step}, {"epoch", s_.epoch}, {"loss", r_.last_loss}, {"lr", lr},
+                                 {"grad_norm", grad_norm}, {"tokens", s_.tokens}, {"tokens_per_s", tps}};
+        if (scaler_.is_enabled()) record["loss_scale"] = scaler_.get_scale(), record["skipped_steps"] = s_.skipped_steps;
+        log_->write(record);
+      }
       if (evaluate_ && o_.eval_every > 0 && s_.step % o_.eval_every == 0 && run_eval()) break;
       if (o_.save_every > 0 && s_.step % o_.save_every == 0 && s_.step < r_.total_steps) save();
     }
@@ -80,6 +100,8 @@ class Run {
     r_.steps = s_.step;
     r_.best_metric = s_.best_metric, r_.best_step = s_.best_step;
     r_.tokens = s_.tokens;
+    r_.skipped_steps = s_.skipped_steps;
+    if (scaler_.is_enabled()) r_.loss_scale = scaler_.get_scale();
     r_.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     return r_.result();
   }
@@ -97,12 +119,25 @@ class Run {
     TrainResult result() const { return *this; }
   };
 
+  static engine::optim::GradScalerOptions scaler_options(const TrainOptions& o, Precision p) {
+    engine::optim::GradScalerOptions g;
+    g.init_scale = o.loss_scale, g.growth_interval = o.loss_scale_growth_interval;
+    g.enabled = p == Precision::f16;  // disabled: a transparent wrapper (f32 and bf16 steps are unchanged)
+    return g;
+  }
+
   void start_or_resume() {
     bool resumed = o_.resume && load_checkpoint(out_, target_, *opt_, s_);
     if (!resumed) {
       s_ = TrainerState{};
       seed_dropout(target_.module(), o_.seed);
+    } else if (scaler_.is_enabled() && !std::isnan(s_.loss_scale)) {
+      scaler_.load_state(s_.loss_scale, s_.loss_scale_growth_tracker);
+    } else if (scaler_.is_enabled()) {
+      resume_note_ = "resuming a " + s_.precision + " checkpoint in f16: the loss scale starts at " +
+                     format_scale(scaler_.get_scale());
     }
+    s_.precision = precision_name(precision_);
     r_.resumed_from = s_.step;
     log_ = std::make_unique<MetricsLog>(out_ / "metrics.jsonl", resumed ? s_.step : -1);
   }
@@ -132,25 +167,48 @@ class Run {
     for (int64_t a = 0; a < o_.grad_accum; ++a) {
       const std::vector<size_t> idx = next_indices();
       const models::Batch batch = data_.collate(idx, mix_seed(o_.seed ^ kCollateStream, uint64_t(s_.micro_batches++)));
-      engine::Tensor loss = target_.loss(batch);
+      engine::Tensor loss;
+      {
+        AutocastScope autocast(precision_, device_);  // the forward only: backward replays its dtypes
+        loss = target_.loss(batch);
+      }
       const double l = loss.item<double>();
-      check_finite(l, "the loss");
-      (o_.grad_accum > 1 ? loss * (1.0 / double(o_.grad_accum)) : loss).backward();
+      check_finite(l, precision_ == Precision::f16 ? "the loss (f16 activations may overflow: try bf16)" : "the loss");
+      scaler_.scale(o_.grad_accum > 1 ? loss * (1.0 / double(o_.grad_accum)) : loss).backward();
       loss_sum += l;
       s_.tokens += batch_tokens(batch);
     }
     const std::vector<engine::Tensor> params = opt_->tensors();
-    const double norm = o_.clip_norm > 0 ? engine::optim::clip_grad_norm_(params, o_.clip_norm)
-                                         : engine::optim::grad_norm(params);
-    check_finite(norm, "the gradient norm");
+    scaler_.unscale_(*opt_);  // f16: true gradients before clipping; records inf/NaN (else a no-op)
+    double norm = NAN;
+    if (!scaler_.found_inf()) {
+      norm = o_.clip_norm > 0 ? engine::optim::clip_grad_norm_(params, o_.clip_norm) : engine::optim::grad_norm(params);
+      check_finite(norm, "the gradient norm");
+    }
     opt_->set_lr(lr);
-    opt_->step();
+    if (!scaler_.step(*opt_)) skip_step(params);  // f32 / bf16: always steps
     const bool rebuild = target_.after_optimizer_step(s_.step + 1);  // reads the gradients
     opt_->zero_grad();
-    if (rebuild) make_optimizer();
+    scaler_.update();
+    if (rebuild) {
+      if (precision_ != Precision::f32) promote_trainable_to_f32(target_.trainable_parameters());
+      make_optimizer();
+    }
     ++s_.step;
     r_.last_loss = loss_sum / double(o_.grad_accum);
     return norm;
+  }
+
+  // An f16 step whose gradients hold an inf/NaN: nothing was updated; the gradients become zeros
+  // (not dropped: after-step hooks such as AdaLoRA's need them defined, and finite).
+  void skip_step(const std::vector<engine::Tensor>& params) {
+    engine::NoGradGuard no_grad;
+    for (engine::Tensor p : params)
+      if (p.grad().defined()) p.set_grad(engine::zeros_like(p.grad()));
+    ++s_.skipped_steps;
+    progress_->note("step " + std::to_string(s_.step + 1) + ": inf/NaN gradients at loss scale " +
+                    format_scale(scaler_.get_scale()) + ", step skipped (" + std::to_string(s_.skipped_steps) +
+                    " so far)");
   }
 
   // Evaluates, keeps the best state, counts patience; true when training should stop early.
@@ -159,6 +217,7 @@ class Run {
     std::map<std::string, double> m;
     {
       engine::NoGradGuard no_grad;
+      AutocastScope autocast(precision_, device_);
       m = evaluate_(target_);
     }
     target_.train();
@@ -190,13 +249,20 @@ class Run {
     });
   }
 
-  void save() { save_checkpoint(out_, target_, *opt_, s_); }
+  void save() {
+    if (scaler_.is_enabled()) s_.loss_scale = scaler_.get_scale(), s_.loss_scale_growth_tracker = scaler_.growth_tracker();
+    save_checkpoint(out_, target_, *opt_, s_);
+  }
 
   TrainTarget& target_;
   const Dataset& data_;
   const TrainOptions& o_;
   const Evaluator& evaluate_;
   fs::path out_;
+  Precision precision_;
+  engine::Device device_;
+  engine::optim::GradScaler scaler_;
+  std::string resume_note_;
   std::unique_ptr<engine::optim::AdamW> opt_;
   engine::optim::Schedule schedule_;
   TrainerState s_;

@@ -3,6 +3,17 @@
 // early stopping, periodic checkpoints and exact resume, Ctrl-C, a progress line and
 // <output>/metrics.jsonl. What trains is a TrainTarget (target.h).
 //
+// Mixed precision (options.precision, precision.h): bf16/f16 cast the target's frozen
+// parameters once when the run starts, keep trainable tensors f32 (also after a method changes
+// its trainable set), and run every forward — training loss and evaluation — under autocast;
+// f16 scales the loss with a GradScaler (torch's defaults): gradients are unscaled before
+// clipping, a step with an inf/NaN gradient is skipped (no clipping, no optimizer step; the
+// method's after-step hook sees zero gradients, so AdaLoRA's scores stay finite and its
+// schedule keeps counting), the scale halves, and the skip is noted on the progress display
+// and counted in metrics.jsonl ("loss_scale", "skipped_steps") and the result. A skipped step
+// still counts as a step (as in torch / HF). The checkpoint holds the scaler's state, so an f16
+// run resumes with its scale; a checkpoint of another precision restarts it at loss_scale.
+//
 // Reproducibility: the epoch order, every collate seed and the dropout streams derive from
 // options.seed; the checkpoint holds the trainable state, the optimizer, the step (the
 // schedule is a function of it), the data position and the dropout streams, so a run stopped
@@ -40,6 +51,9 @@ struct TrainResult {
   std::map<std::string, double> last_eval;
   bool interrupted = false, early_stopped = false;
   double seconds = 0, tokens = 0;
+  int64_t skipped_steps = 0;           // f16: steps skipped for inf/NaN gradients
+  double loss_scale = NAN;             // f16: the scale at the end
+  int64_t cast_tensors = 0, cast_numel = 0;  // frozen parameters stored in half by this run
 };
 
 // Optimizer steps a run of these options makes over `dataset_size` examples.

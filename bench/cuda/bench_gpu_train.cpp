@@ -1,8 +1,11 @@
 // One training-step row on the GPU: GPT-2 small (LM, batch 8 × seq 1024) or BERT-base
 // (sequence classification, batch 32 × seq 128), random HF init from the real configs
-// (bench/models/model_specs.h; no downloads), on cuda:0, bf16 autocast (f32 master weights,
-// GEMMs in bf16 on tensor cores, norms / softmax / loss in f32), AdamW (lr 1e-4, weight decay
-// 0.01). Modes:
+// (bench/models/model_specs.h; no downloads), on cuda:0, AdamW (lr 1e-4, weight decay 0.01),
+// in `peft train`'s mixed precision (app/train/precision.h, --precision, default bf16): frozen
+// weights stored in bf16, trainable ones f32 masters, the forward under autocast (GEMMs in bf16
+// on tensor cores, norms / softmax / loss in f32); f16 adds the GradScaler. --no-cast-frozen
+// keeps the frozen weights f32 (torch.autocast over an f32 model, what torch_train_step.py
+// does). Modes:
 //   full  every parameter trains (dropout live, as HF's train mode)
 //   lora  PEFT LoRA r=8, alpha 16, dropout 0 on q/v (BERT: query, value; GPT-2: c_attn), the
 //         base frozen; BERT's classifier trains too (PEFT's SEQ_CLS modules_to_save)
@@ -22,16 +25,16 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
+#include "app/train/precision.h"
 #include "bench/models/model_specs.h"
 #include "engine/backend/cuda/cuda_device.h"
 #include "engine/engine.h"
 #include "engine/nn/module_device.h"
-#include "engine/ops/autocast.h"
 #include "engine/optim/adamw.h"
+#include "engine/optim/grad_scaler.h"
 #include "models/model.h"
 #include "peft/core/peft_model.h"
 #include "peft/core/registry.h"
@@ -43,7 +46,8 @@ using Clock = std::chrono::steady_clock;
 struct Args {
   std::string model = "gpt2", mode = "lora";
   int64_t steps = 10, batch = 0, seq = 0;
-  bool autocast = true;
+  std::string precision = "bf16";
+  bool cast_frozen = true;
   std::string device = "cuda";  // "cpu": the same code on the host, to check it where no GPU is
 };
 
@@ -68,13 +72,14 @@ double attention_flops(const bench_models::ModelSpec& s) {
   return L * 4 * B * T * T * C;
 }
 
-std::string row(const Args& a, const bench_models::ModelSpec& s) {
-  char buf[256];
+std::string row(const Args& a, const bench_models::ModelSpec& s, const nn::CastReport& cast) {
+  const bool half = a.precision != "f32";
+  char buf[384];
   std::snprintf(buf, sizeof buf,
-                "\"side\":\"ours\",\"model\":\"%s\",\"mode\":\"%s\",\"batch\":%lld,\"seq\":%lld,\"autocast\":%s,"
-                "\"device\":\"%s\"",
-                a.model.c_str(), a.mode.c_str(), (long long)s.batch, (long long)s.seq, a.autocast ? "\"bf16\"" : "null",
-                a.device.c_str());
+                "\"side\":\"ours\",\"model\":\"%s\",\"mode\":\"%s\",\"batch\":%lld,\"seq\":%lld,\"autocast\":%s%s%s,"
+                "\"frozen_cast_numel\":%lld,\"device\":\"%s\"",
+                a.model.c_str(), a.mode.c_str(), (long long)s.batch, (long long)s.seq, half ? "\"" : "",
+                half ? a.precision.c_str() : "null", half ? "\"" : "", (long long)cast.numel, a.device.c_str());
   return buf;
 }
 
@@ -85,6 +90,7 @@ int run(const Args& a) {
   spec.batch = a.batch > 0 ? a.batch : (a.model == "gpt2" ? 8 : 32);
   spec.seq = a.seq > 0 ? a.seq : (a.model == "gpt2" ? 1024 : 128);
   const Device gpu = parse_device(a.device);
+  const app::train::Precision precision = app::train::parse_precision(a.precision);
 
   models::ModelPtr model = models::create_model(spec.config, spec.architecture, /*seed=*/0);
   nn::module_to(*model, gpu);
@@ -107,6 +113,12 @@ int run(const Args& a) {
     for (const auto& [name, t] : model->named_parameters())
       if (t.requires_grad()) trainable.emplace_back(name, t);
   }
+  // As `peft train --precision`: the frozen weights once in half (LoRA; full trains them all).
+  nn::CastReport cast;
+  if (a.cast_frozen) cast = peft ? app::train::cast_frozen(*peft, precision) : app::train::cast_frozen(*model, precision);
+  optim::GradScalerOptions scaling;
+  scaling.enabled = precision == app::train::Precision::f16;
+  optim::GradScaler scaler(scaling);
   int64_t trainable_numel = 0;
   for (const auto& [name, t] : trainable) trainable_numel += t.numel();
   optim::AdamW opt(trainable, optim::AdamWOptions{.lr = 1e-4, .weight_decay = 0.01});
@@ -118,12 +130,12 @@ int run(const Args& a) {
   auto step = [&] {
     Tensor loss;
     {
-      std::optional<AutocastGuard> autocast;
-      if (a.autocast) autocast.emplace(DType::bf16, /*cpu=*/gpu.is_cpu());
+      app::train::AutocastScope autocast(precision, gpu);
       loss = peft ? peft->forward(batch).loss : model->forward(batch).loss;
     }
-    loss.backward();  // outside the autocast scope, as torch recommends
-    opt.step();
+    scaler.scale(loss).backward();  // outside the autocast scope, as torch recommends
+    scaler.step(opt);               // f32 / bf16: opt.step()
+    scaler.update();
     opt.zero_grad();
     return loss;
   };
@@ -145,7 +157,7 @@ int run(const Args& a) {
   std::printf(
       "{%s,\"steps\":%lld,\"step_s_median\":%.5f,\"step_s_best\":%.5f,\"tokens_per_s\":%.1f,"
       "\"peak_mem_mib\":%.1f,\"model_flops_per_step\":%.6g,\"trainable_params\":%lld,\"loss\":%.5f}\n",
-      row(a, spec).c_str(), (long long)a.steps, med, best, tokens / med,
+      row(a, spec, cast).c_str(), (long long)a.steps, med, best, tokens / med,
       double(memory_stats(gpu).peak) / double(1 << 20), flops, (long long)trainable_numel, loss_value);
   return 0;
 }
@@ -153,7 +165,7 @@ int run(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App cli("A GPU training-step row (GPT-2 small / BERT-base, full or LoRA, bf16 autocast)");
+  CLI::App cli("A GPU training-step row (GPT-2 small / BERT-base, full or LoRA, mixed precision)");
   Args a;
   cli.add_option("--model", a.model, "gpt2 | bert")->capture_default_str();
   cli.add_option("--mode", a.mode, "full | lora")->capture_default_str();
@@ -161,10 +173,13 @@ int main(int argc, char** argv) {
   cli.add_option("--batch", a.batch, "default: gpt2 8, bert 32");
   cli.add_option("--seq", a.seq, "default: gpt2 1024, bert 128");
   cli.add_option("--device", a.device, "cuda (default) | cpu: the same code on the host, to check it without a GPU");
-  bool no_autocast = false;
-  cli.add_flag("--no-autocast", no_autocast, "plain f32 (no bf16 autocast)");
+  cli.add_option("--precision", a.precision, app::train::kPrecisionHelp)->capture_default_str();
+  bool no_autocast = false, no_cast = false;
+  cli.add_flag("--no-autocast", no_autocast, "plain f32 (= --precision f32)");
+  cli.add_flag("--no-cast-frozen", no_cast, "keep frozen weights f32 under autocast (torch_train_step.py's setup)");
   CLI11_PARSE(cli, argc, argv);
-  a.autocast = !no_autocast;
+  if (no_autocast) a.precision = "f32";
+  a.cast_frozen = !no_cast;
   if (a.device != "cpu" && !cuda::available()) {
     std::fprintf(stderr, "no CUDA device: nothing measured (built with CUDA: %d)\n", int(cuda::built()));
     return 2;

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -82,5 +83,24 @@ inline test_support::CommandResult run_peft(const std::string& args, bool keep_s
   const std::string cmd = test_support::quote(test_support::peft_binary()) + " " + args;
   return test_support::run_command(keep_stderr ? cmd : "( " + cmd + " 2>/dev/null )");
 }
+
+// A fixture for `peft train` runs on sentiment data: train.csv (40 rows), dev.csv (12 rows)
+// and a tiny BERT whose tokenizer was trained on the same sentences, all in dir_.
+class SentimentCliTest : public ::testing::Test {
+ protected:
+  explicit SentimentCliTest(std::string suite) : suite_(std::move(suite)) {}
+  void SetUp() override {
+    dir_ = test_dir(suite_);
+    write_file(dir_ / "train.csv", sentiment_csv(40));
+    write_file(dir_ / "dev.csv", sentiment_csv(12, 100));
+    std::vector<std::string> corpus;
+    for (int i = 0; i < 60; ++i) corpus.push_back(sentiment_csv(1, i).substr(11));
+    bert_ = tiny_checkpoint(dir_ / "bert", "bert", corpus);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string suite_;
+  fs::path dir_, bert_;
+};
 
 }  // namespace tasks_test

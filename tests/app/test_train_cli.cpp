@@ -16,25 +16,15 @@ using test_support::quote;
 
 namespace {
 
-class TrainCli : public ::testing::Test {
+class TrainCli : public SentimentCliTest {
  protected:
-  void SetUp() override {
-    dir_ = test_dir("train_cli");
-    write_file(dir_ / "train.csv", sentiment_csv(40));
-    write_file(dir_ / "dev.csv", sentiment_csv(12, 100));
-    std::vector<std::string> corpus;
-    for (int i = 0; i < 60; ++i) corpus.push_back(sentiment_csv(1, i).substr(11));
-    bert_ = tiny_checkpoint(dir_ / "bert", "bert", corpus);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  TrainCli() : SentimentCliTest("train_cli") {}
 
   // `peft train` of a seq-cls run into `out` with extra flags.
   test_support::CommandResult train(const fs::path& out, const std::string& extra) {
     return run_peft("train --model " + quote(bert_) + " --task seq-cls --train " + quote(dir_ / "train.csv") + " --out " +
                 quote(out) + " --no-progress --batch-size 8 " + extra);
   }
-
-  fs::path dir_, bert_;
 };
 
 nlohmann::json results(const fs::path& out) { return nlohmann::json::parse(read_file(out / "results.json")); }
