@@ -1,6 +1,7 @@
 // AdamW's update, written as torch 1.13's _single_tensor_adamw does it (same operation order,
 // so float trajectories agree with torch to rounding). Parameters on a GPU take the fused
-// kernel of backend/cuda/optim.cu with the same f32 scalars and order (the same bits).
+// kernels of backend/cuda/optim.cu with the same f32 scalars and order (the same bits): all of
+// a step's GPU parameters in one multi-tensor launch.
 #include "engine/optim/adamw.h"
 
 #include <cmath>
@@ -29,18 +30,34 @@ std::map<std::string, double> AdamW::hyperparameters() const {
           {"weight_decay", opt_.weight_decay}, {"amsgrad", opt_.amsgrad ? 1.0 : 0.0}};
 }
 
+namespace {
+
+// The f32 roundings of the per-step scalars AdamW::update's CPU loop computes in double.
+cuda::kernels::AdamWScalars gpu_scalars(const AdamWOptions& o, double lr, const ParamSlot& p) {
+  const double wd = p.decay ? o.weight_decay : 0.0;
+  const double bc1 = 1 - std::pow(o.beta1, double(p.step));
+  const double bc2_sqrt = std::sqrt(1 - std::pow(o.beta2, double(p.step)));
+  return {float(1 - lr * wd), float(o.beta1), float(o.beta2), float(1 - o.beta1), float(1 - o.beta2),
+          float(-(lr / bc1)), float(bc2_sqrt), float(o.eps), o.amsgrad};
+}
+
+}  // namespace
+
+void AdamW::update_gpu(std::vector<std::pair<ParamSlot*, Tensor>>& batch) {
+  if (!cuda::multi_tensor_optim()) return Optimizer::update_gpu(batch);
+  std::vector<cuda::AdamWItem> items;
+  items.reserve(batch.size());
+  for (auto& [p, g] : batch) items.push_back({p->param, g, &p->state, p->mask, gpu_scalars(opt_, lr(), *p)});
+  cuda::adamw_multi_step(items);
+}
+
 void AdamW::update(ParamSlot& p, const Tensor& g) {
   // Per-step scalars in double, as torch computes them in Python.
   const double lr = this->lr(), wd = p.decay ? opt_.weight_decay : 0.0;
   const double bc1 = 1 - std::pow(opt_.beta1, double(p.step));
   const double bc2_sqrt = std::sqrt(1 - std::pow(opt_.beta2, double(p.step)));
   const bool amsgrad = opt_.amsgrad;
-  if (!p.param.device().is_cpu()) {  // the f32 roundings of the scalars below, in one launch
-    const cuda::kernels::AdamWScalars s{float(1 - lr * wd), float(opt_.beta1), float(opt_.beta2),
-                                        float(1 - opt_.beta1), float(1 - opt_.beta2), float(-(lr / bc1)),
-                                        float(bc2_sqrt), float(opt_.eps), amsgrad};
-    return cuda::adamw_step(p.param, g, p.state, p.mask, s);
-  }
+  if (!p.param.device().is_cpu()) return cuda::adamw_step(p.param, g, p.state, p.mask, gpu_scalars(opt_, lr, p));
   for_each_run(p, g, [&]<typename T, typename S>(T* param, const S* grad, std::array<S*, 3> st, int64_t n) {
     S* m = st[0];
     S* v = st[1];

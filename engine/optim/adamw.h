@@ -1,5 +1,5 @@
 // AdamW with torch.optim.AdamW's semantics (decoupled weight decay, bias correction,
-// optional AMSGrad), one fused loop per parameter run.
+// optional AMSGrad), one fused loop per parameter run; GPU parameters in one multi-tensor launch.
 #pragma once
 #include "engine/optim/optimizer.h"
 
@@ -24,6 +24,7 @@ class AdamW : public Optimizer {
 
  protected:
   void update(ParamSlot& p, const Tensor& g) override;
+  void update_gpu(std::vector<std::pair<ParamSlot*, Tensor>>& batch) override;
 
  private:
   AdamWOptions opt_;

@@ -1,6 +1,6 @@
 // Gradient norm, clipping and scaling over the gradients of a parameter list. Gradients on a
-// GPU are reduced there (backend/cuda/optim.cu, fixed order) with one read back for all of
-// them, and scaled in place there.
+// GPU are reduced there (backend/cuda/optim.cu: one multi-tensor launch, a fixed-order second
+// pass, one read back for all of them) and scaled in place there (one launch for all).
 #include "engine/optim/grad_utils.h"
 
 #include <cmath>
@@ -75,14 +75,17 @@ double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, doubl
 
 void scale_grads_(const std::vector<Tensor>& params, double s) {
   NoGradGuard no_grad;
+  std::vector<Tensor> on_gpu;  // scaled together, in one launch
   for (const Tensor& t : params) {
     Tensor g = t.grad();
     if (!g.defined()) continue;
     const bool kernel = !g.device().is_cpu() && g.is_contiguous() &&
                         (g.dtype() == DType::f32 || g.dtype() == DType::bf16 || g.dtype() == DType::f16);
-    if (kernel) cuda::scale_(g, s);  // in place, no scalar upload
-    else mul_(g, s);
+    if (!kernel) mul_(g, s);
+    else if (cuda::multi_tensor_optim()) on_gpu.push_back(g);
+    else cuda::scale_(g, s);  // in place, no scalar upload
   }
+  if (!on_gpu.empty()) cuda::scale_multi_(on_gpu, s);
 }
 
 void zero_grads(const std::vector<Tensor>& params) {

@@ -1,7 +1,8 @@
 // Optimizer base: the trainable set, where each compact gradient lands (runs), the step
 // driver, and state dicts. Parameters may live on a GPU: their state is created there, the
-// update runs there (the CUDA kernels scatter through the mask's indices, so no runs), and
-// state dicts hold host copies (loading copies them back to the device).
+// update runs there (the CUDA kernels scatter through the mask's indices, so no runs; all GPU
+// parameters of a step go to update_gpu together), and state dicts hold host copies (loading
+// copies them back to the device).
 #include "engine/optim/optimizer.h"
 
 #include <set>
@@ -76,7 +77,12 @@ void Optimizer::init_state(size_t slots) {
 
 void Optimizer::step() {
   NoGradGuard no_grad;
-  for (ParamSlot& p : params_) {
+  std::vector<std::pair<ParamSlot*, Tensor>> gpu;  // updated together after the loop
+  // A failed check leaves the GPU parameters collected so far un-updated: undo their counts.
+  auto undo = [&] {
+    for (auto& item : gpu) --item.first->step;
+  };
+  for (ParamSlot& p : params_) try {
     Tensor g = p.param.grad();
     if (!g.defined()) continue;
     // The state was sized for the mask at construction; a mask set later would silently
@@ -88,9 +94,21 @@ void Optimizer::step() {
     check<ShapeError>(g.shape() == compact_shape(p.param), "[optimizer] gradient of '", p.name, "' is ",
                       shape_str(g.shape()), ", expected ", shape_str(compact_shape(p.param)));
     ++p.step;
-    update(p, g.to(state_dtype(p.param.dtype())).contiguous());
+    Tensor gs = g.to(state_dtype(p.param.dtype())).contiguous();
+    if (p.param.device().is_cpu()) update(p, gs);
+    else gpu.emplace_back(&p, std::move(gs));
+  } catch (...) {
+    undo();
+    throw;
   }
+  // Every entry of every parameter is independent, so updating the GPU ones after the CPU ones
+  // changes no result; it lets them share one kernel launch.
+  if (!gpu.empty()) update_gpu(gpu);
   ++steps_;
+}
+
+void Optimizer::update_gpu(std::vector<std::pair<ParamSlot*, Tensor>>& batch) {
+  for (auto& [p, g] : batch) update(*p, g);
 }
 
 void Optimizer::zero_grad() {

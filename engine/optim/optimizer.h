@@ -3,7 +3,8 @@
 // *compact* gradient, so a masked parameter (engine/autograd/grad_mask.h) carries state for
 // its trainable entries only, and updates write those entries only: everything outside the
 // mask stays bit-identical. State round-trips through state_dict() / save_optimizer() so a
-// resumed run continues bit-identically.
+// resumed run continues bit-identically. Parameters on a GPU are updated together at the end
+// of step() (update_gpu: one multi-tensor kernel launch for AdamW / SGD).
 #pragma once
 #include <filesystem>
 #include <functional>
@@ -85,6 +86,11 @@ class Optimizer {
   // Applies one update to `p` from its compact gradient `g` (contiguous, state dtype);
   // p.step is already incremented.
   virtual void update(ParamSlot& p, const Tensor& g) = 0;
+  // Updates the GPU parameters of one step together, each with its compact gradient as
+  // update() takes it (p.step already incremented). The default calls update() per parameter;
+  // AdamW and SGD override it with one multi-tensor launch (ENGINE_CUDA_OPTIM=per_tensor keeps
+  // the per-parameter kernels).
+  virtual void update_gpu(std::vector<std::pair<ParamSlot*, Tensor>>& batch);
 
  private:
   std::vector<ParamSlot> params_;

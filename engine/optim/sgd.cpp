@@ -1,5 +1,6 @@
 // SGD's update in the operation order of torch 1.13's _single_tensor_sgd. Parameters on a GPU
-// take the fused kernel of backend/cuda/optim.cu with the same f32 scalars and order.
+// take the fused kernels of backend/cuda/optim.cu with the same f32 scalars and order: all of a
+// step's GPU parameters in one multi-tensor launch.
 #include "engine/optim/sgd.h"
 
 #include "engine/backend/cuda/cuda_optim.h"
@@ -26,15 +27,30 @@ std::map<std::string, double> SGD::hyperparameters() const {
           {"weight_decay", opt_.weight_decay}, {"nesterov", opt_.nesterov ? 1.0 : 0.0}};
 }
 
+namespace {
+
+// The f32 roundings of the scalars SGD::update's CPU loop uses, and its flags.
+cuda::kernels::SGDScalars gpu_scalars(const SGDOptions& o, double lr, const ParamSlot& p) {
+  const double wd = p.decay ? o.weight_decay : 0.0;
+  return {float(wd), float(o.momentum), float(1 - o.dampening), float(-lr), wd != 0, o.momentum != 0, o.nesterov,
+          p.step == 1};  // torch: the buffer starts as a copy of d_p
+}
+
+}  // namespace
+
+void SGD::update_gpu(std::vector<std::pair<ParamSlot*, Tensor>>& batch) {
+  if (!cuda::multi_tensor_optim()) return Optimizer::update_gpu(batch);
+  std::vector<cuda::SGDItem> items;
+  items.reserve(batch.size());
+  for (auto& [p, g] : batch) items.push_back({p->param, g, &p->state, p->mask, gpu_scalars(opt_, lr(), *p)});
+  cuda::sgd_multi_step(items);
+}
+
 void SGD::update(ParamSlot& p, const Tensor& g) {
   const double wd_d = p.decay ? opt_.weight_decay : 0.0;
   const bool use_momentum = opt_.momentum != 0, nesterov = opt_.nesterov;
   const bool first = p.step == 1;  // torch: the buffer starts as a copy of d_p
-  if (!p.param.device().is_cpu()) {
-    const cuda::kernels::SGDScalars s{float(wd_d), float(opt_.momentum), float(1 - opt_.dampening),
-                                      float(-this->lr()), wd_d != 0, use_momentum, nesterov, first};
-    return cuda::sgd_step(p.param, g, p.state, p.mask, s);
-  }
+  if (!p.param.device().is_cpu()) return cuda::sgd_step(p.param, g, p.state, p.mask, gpu_scalars(opt_, lr(), p));
   for_each_run(p, g, [&]<typename T, typename S>(T* param, const S* grad, std::array<S*, 3> st, int64_t n) {
     S* buf = st[0];
     const S wd = S(wd_d), mom = S(opt_.momentum), damp = S(1 - opt_.dampening), neg_lr = S(-this->lr());

@@ -1,5 +1,6 @@
 // SGD with torch.optim.SGD's semantics: weight decay added to the gradient, momentum with
-// dampening (the first step's buffer is the gradient itself), optional Nesterov.
+// dampening (the first step's buffer is the gradient itself), optional Nesterov. GPU parameters
+// are updated in one multi-tensor launch.
 #pragma once
 #include "engine/optim/optimizer.h"
 
@@ -23,6 +24,7 @@ class SGD : public Optimizer {
 
  protected:
   void update(ParamSlot& p, const Tensor& g) override;
+  void update_gpu(std::vector<std::pair<ParamSlot*, Tensor>>& batch) override;
 
  private:
   SGDOptions opt_;

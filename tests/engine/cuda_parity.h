@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <functional>
 #include <string>
 #include <utility>
@@ -87,6 +89,15 @@ inline void check_all(const std::vector<Case>& cases) {
   for (const Case& c : cases)
     for (DType dt : {DType::f32, DType::bf16, DType::f16})
       for (bool transposed : {false, true}) check_parity(c, dt, transposed);
+}
+
+// The bit patterns of t's values as f32 (from any device and floating dtype): for the
+// comparisons the GPU promises to be bit-exact.
+inline std::vector<uint32_t> bits(const Tensor& t) {
+  std::vector<float> v = t.detach().to(Device::cpu()).to(DType::f32).to_vector<float>();
+  std::vector<uint32_t> b(v.size());
+  std::memcpy(b.data(), v.data(), v.size() * 4);
+  return b;
 }
 
 // A tensor that claims to live on cuda:0 over host memory that is never touched: what an op

@@ -2,10 +2,12 @@
 // the __host__ __device__ per-element maths the kernels use (online softmax statistics, the
 // AdamW / SGD updates) against the CPU backend, bit for bit where the kernels promise it.
 // CudaLossParity / CudaOptimParity compare the GPU with the CPU and skip without a device;
-// CudaLossOptimNoDevice checks the typed errors on machines without one.
+// CudaLossOptimNoDevice checks the typed errors on machines without one. The multi-tensor
+// optimizer's GPU tests are in test_cuda_optim_multi.cpp.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 #include "engine/backend/cuda/cuda_optim.h"
@@ -21,13 +23,6 @@ using namespace cuda_parity;
 namespace k = engine::cuda::kernels;
 
 namespace {
-
-std::vector<uint32_t> bits(const Tensor& t) {
-  std::vector<float> v = t.detach().to(Device::cpu()).to(DType::f32).to_vector<float>();
-  std::vector<uint32_t> b(v.size());
-  std::memcpy(b.data(), v.data(), v.size() * 4);
-  return b;
-}
 
 // Statistics of x[0, n) pushed in `chunks` interleaved stretches, merged in a tree, as a block does.
 k::XentStats block_stats(const std::vector<float>& x, int chunks) {

@@ -24,13 +24,6 @@ uint32_t fbits(float v) {
   return b;
 }
 
-std::vector<uint32_t> bits(const Tensor& t) {
-  std::vector<float> v = t.detach().to(Device::cpu()).to(DType::f32).to_vector<float>();
-  std::vector<uint32_t> b(v.size());
-  for (size_t i = 0; i < v.size(); ++i) b[i] = fbits(v[i]);
-  return b;
-}
-
 // A weight whose rows differ in scale (so block absmax and their int8 codes vary).
 Tensor weight(int64_t out, int64_t in, uint64_t seed) {
   Generator gen(seed);

@@ -19,8 +19,17 @@ void sgd_step(const Tensor& param, const Tensor&, const std::vector<Tensor>&, co
               const kernels::SGDScalars&) {
   no_backend("SGD", param);
 }
+void adamw_multi_step(const std::vector<AdamWItem>& items) {
+  if (!items.empty()) no_backend("AdamW", items[0].param);
+}
+void sgd_multi_step(const std::vector<SGDItem>& items) {
+  if (!items.empty()) no_backend("SGD", items[0].param);
+}
 double grad_norm_part(const std::vector<Tensor>& grads, double) { no_backend("clip_grad_norm_", grads.at(0)); }
 void scale_(const Tensor& t, double) { no_backend("scale_grads_", t); }
+void scale_multi_(const std::vector<Tensor>& ts, double) {
+  if (!ts.empty()) no_backend("scale_grads_", ts[0]);
+}
 
 }  // namespace engine::cuda
 #endif  // !ENGINE_CUDA

@@ -1,7 +1,8 @@
 // Launch wrappers of the optimizer kernels (optim.cu) and the per-element updates they share
 // with the CPU tests (__host__ __device__). The updates follow engine/optim/adamw.cpp and
 // sgd.cpp operation by operation with correctly rounded f32 arithmetic (rn_math.h), so a GPU
-// step gives the CPU step's bits. A plain C++17 header over raw device pointers; the
+// step gives the CPU step's bits, whether it runs per tensor or over many tensors in one launch
+// (multi-tensor tables below). A plain C++17 header over raw device pointers; the
 // Tensor-level entry points are in cuda_optim.h. All launches go to stream 0.
 #pragma once
 #include <cstdint>
@@ -63,7 +64,74 @@ void adamw_step(void* param, int param_dt, const float* grad, float* m, float* v
 void sgd_step(void* param, int param_dt, const float* grad, float* buf, int64_t n, const int64_t* idx,
               int64_t width, const SGDScalars& s);
 
-// Global-norm pieces. norm_partials writes nblocks = norm_blocks(n) partial values of
+// ---- Multi-tensor launches (PyTorch's fused/foreach AdamW, apex's multi_tensor_apply): one
+// launch over a device table of tensors. Each tensor is cut into chunks of kMultiChunk entries;
+// chunk_begin is the prefix sum of the chunk counts (assign_chunks), and a block takes chunk c
+// (grid-stride over chunks) of the tensor find_tensor(c) returns. Every entry computes exactly
+// what the per-tensor kernel computes (the same adamw_update / sgd_update / masked_entry), so
+// both paths give the same bits. Tables are plain structs of device pointers, built on the host
+// and copied to the device by the caller (cuda_optim.cpp).
+inline constexpr int64_t kMultiChunk = 4096;  // entries per block-chunk: 16 per thread of kBlock
+
+struct AdamWTensor {
+  void* param;                          // dtype code dt (F32/BF16/F16), updated in place
+  const float* grad;                    // n compact entries, as state
+  float *m, *v, *vmax;                  // vmax null unless s.amsgrad
+  const int64_t* idx;                   // mask indices (null: every entry), see masked_entry
+  int64_t width, n, chunk_begin;
+  int dt;
+  AdamWScalars s;                       // this parameter's own scalars (weight decay, step)
+};
+struct SGDTensor {
+  void* param;
+  const float* grad;
+  float* buf;  // null without momentum
+  const int64_t* idx;
+  int64_t width, n, chunk_begin;
+  int dt;
+  SGDScalars s;
+};
+// A gradient of the global norm, or a tensor to scale by s (f32 value of the rounded factor).
+struct NormTensor {
+  void* x;
+  int64_t n, chunk_begin;
+  int dt;
+  float s;  // scale_multi only
+};
+
+ENGINE_HD int64_t chunks_of(int64_t n) { return (n + kMultiChunk - 1) / kMultiChunk; }
+
+// Fills chunk_begin of table[0, count) and returns the total chunk count (host side).
+template <typename E>
+inline int64_t assign_chunks(E* table, int64_t count) {
+  int64_t c = 0;
+  for (int64_t t = 0; t < count; ++t) table[t].chunk_begin = c, c += chunks_of(table[t].n);
+  return c;
+}
+
+// The tensor holding chunk c: the last t with table[t].chunk_begin ≤ c (binary search; empty
+// tensors share their successor's chunk_begin and are skipped by "last").
+template <typename E>
+ENGINE_HD int64_t find_tensor(const E* table, int64_t count, int64_t c) {
+  int64_t lo = 0, hi = count - 1;
+  while (lo < hi) {
+    const int64_t mid = lo + (hi - lo + 1) / 2;
+    if (table[mid].chunk_begin <= c) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+// One launch each over `count` device table entries holding `chunks` chunks in all.
+void adamw_multi_step(const AdamWTensor* table, int64_t count, int64_t chunks);
+void sgd_multi_step(const SGDTensor* table, int64_t count, int64_t chunks);
+// partials[c] = Σ|x|^p (max|x| for p = inf) over chunk c, a fixed tree per chunk; reduce the
+// `chunks` partials with norm_finish. The result depends on the table alone, not on the grid.
+void norm_multi_partials(const NormTensor* table, int64_t count, int64_t chunks, double p, double* partials);
+// x ← x · s per tensor, as scale_inplace.
+void scale_multi(const NormTensor* table, int64_t count, int64_t chunks);
+
+// Global-norm pieces (one tensor). norm_partials writes nblocks = norm_blocks(n) partial values of
 // Σ|x|^p (p = 2 squares, p = inf takes max|x|, other p uses pow) in double for the n entries
 // of x (dtype code dt: f32/bf16/f16), each block in a fixed order; norm_finish reduces the
 // n_parts partials in a fixed order into *out (sum, or max when is_inf).
