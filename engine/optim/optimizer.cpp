@@ -78,27 +78,25 @@ void Optimizer::init_state(size_t slots) {
 void Optimizer::step() {
   NoGradGuard no_grad;
   std::vector<std::pair<ParamSlot*, Tensor>> gpu;  // updated together after the loop
-  // A failed check leaves the GPU parameters collected so far un-updated: undo their counts.
-  auto undo = [&] {
-    for (auto& item : gpu) --item.first->step;
-  };
-  for (ParamSlot& p : params_) try {
-    Tensor g = p.param.grad();
-    if (!g.defined()) continue;
-    // The state was sized for the mask at construction; a mask set later would silently
-    // misalign it, so it is an error (build the optimizer after setting masks).
-    check<ValueError>(p.param.impl()->grad_mask == p.mask, "[optimizer] the gradient mask of '",
-                      p.name, "' changed after the optimizer was created");
-    check<ValueError>(g.device() == p.param.device(), "[optimizer] gradient of '", p.name, "' is on ",
-                      g.device().str(), ", the parameter on ", p.param.device().str());
-    check<ShapeError>(g.shape() == compact_shape(p.param), "[optimizer] gradient of '", p.name, "' is ",
-                      shape_str(g.shape()), ", expected ", shape_str(compact_shape(p.param)));
-    ++p.step;
-    Tensor gs = g.to(state_dtype(p.param.dtype())).contiguous();
-    if (p.param.device().is_cpu()) update(p, gs);
-    else gpu.emplace_back(&p, std::move(gs));
+  try {
+    for (ParamSlot& p : params_) {
+      Tensor g = p.param.grad();
+      if (!g.defined()) continue;
+      // The state was sized for the mask at construction; a mask set later would silently
+      // misalign it, so it is an error (build the optimizer after setting masks).
+      check<ValueError>(p.param.impl()->grad_mask == p.mask, "[optimizer] the gradient mask of '",
+                        p.name, "' changed after the optimizer was created");
+      check<ValueError>(g.device() == p.param.device(), "[optimizer] gradient of '", p.name, "' is on ",
+                        g.device().str(), ", the parameter on ", p.param.device().str());
+      check<ShapeError>(g.shape() == compact_shape(p.param), "[optimizer] gradient of '", p.name, "' is ",
+                        shape_str(g.shape()), ", expected ", shape_str(compact_shape(p.param)));
+      ++p.step;
+      Tensor gs = g.to(state_dtype(p.param.dtype())).contiguous();
+      if (p.param.device().is_cpu()) update(p, gs);
+      else gpu.emplace_back(&p, std::move(gs));
+    }
   } catch (...) {
-    undo();
+    for (auto& item : gpu) --item.first->step;  // the GPU parameters collected so far were not updated
     throw;
   }
   // Every entry of every parameter is independent, so updating the GPU ones after the CPU ones
