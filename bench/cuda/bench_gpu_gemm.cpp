@@ -8,6 +8,12 @@
 //   {"bench":"gemm","dtype":"bf16","shape":"4096x4096x4096","m":..,"n":..,"k":..,
 //    "ours_tflops":..,"cublas_tflops":..,"ours_over_cublas":..}
 //
+// and one row for GPT-2's MLP c_fc with its gelu_new (8192×768 → 3072, bf16, Conv1D layout):
+// linear_gelu_tanh (one cuBLASLt call, GELU epilogue) against linear then gelu_tanh:
+//
+//   {"bench":"gemm_gelu","dtype":"bf16","shape":"gpt2.mlp.c_fc+gelu_new","m":..,"n":..,"k":..,
+//    "fused_ms":..,"unfused_ms":..,"unfused_over_fused":..}
+//
 //   bench_gpu_gemm [--reps 20] [--quick]
 // Exit code 2 with "no CUDA device: nothing measured" when no GPU is present.
 #include <cublas_v2.h>
@@ -88,6 +94,23 @@ void run_one(cublasHandle_t handle, const std::string& label, const Shape3& s, i
   std::fflush(stdout);
 }
 
+// GPT-2 c_fc + gelu_new forward (no autograd) in bf16: fused against the composite.
+void run_gelu(int reps) {
+  const int64_t m = 8 * 1024, k = 768, n = 3072;
+  Generator gen(4);
+  const Tensor x = randn({m, k}, DType::f32, gen).to(DType::bf16).to(Device::cuda());
+  const Tensor w = (randn({k, n}, DType::f32, gen) * 0.02).to(DType::bf16).to(Device::cuda());
+  const Tensor b = randn({n}, DType::f32, gen).to(DType::bf16).to(Device::cuda());
+  NoGradGuard no_grad;
+  const double fused = time_per_call([&] { (void)linear_gelu_tanh(x, w, b, WeightLayout::in_out); }, reps);
+  const double unfused = time_per_call([&] { (void)gelu_tanh(linear(x, w, b, WeightLayout::in_out)); }, reps);
+  std::printf(
+      "{\"bench\":\"gemm_gelu\",\"dtype\":\"bf16\",\"shape\":\"gpt2.mlp.c_fc+gelu_new\",\"m\":%lld,\"n\":%lld,"
+      "\"k\":%lld,\"fused_ms\":%.4f,\"unfused_ms\":%.4f,\"unfused_over_fused\":%.3f}\n",
+      (long long)m, (long long)n, (long long)k, fused * 1e3, unfused * 1e3, unfused / fused);
+  std::fflush(stdout);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -116,6 +139,7 @@ int main(int argc, char** argv) {
     cublas_ok(cublasSetStream(handle, 0), "cublasSetStream");
     for (const char* label : {"bf16", "tf32", "f32"})
       for (const Shape3& s : shapes) run_one(handle, label, s, reps);
+    if (!quick) run_gelu(reps);
     cublas_ok(cublasDestroy(handle), "cublasDestroy");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_gpu_gemm: %s\n", e.what());

@@ -6,7 +6,11 @@
 // (f32 accumulation, one rounding of the result) and linear's bias rides the GEMM's epilogue;
 // on the CPU half operands convert to f32 around the GEMM. Both entry points honour autocast
 // (ops/autocast.h): inside an AutocastGuard their inputs are cast to the autocast dtype first.
+// linear is "prepare, compute, record" so that linear_gelu_tanh can record the linear node
+// for a pre-activation that a fused GEMM + GELU produced (and gelu_tanh's node after it).
 #include "engine/ops/linalg.h"
+
+#include <utility>
 
 #include "engine/autograd/grad_mode.h"
 #include "engine/autograd/node.h"
@@ -15,6 +19,8 @@
 #include "engine/ops/convert.h"
 #include "engine/ops/gemm_dispatch.h"
 #include "engine/ops/shape.h"
+#include "engine/ops/unary.h"
+#include "engine/ops/unary_record.h"
 
 namespace engine {
 using autograd::Node;
@@ -63,61 +69,68 @@ Tensor matmul_nd(const Tensor& a, const Tensor& b) {
   });
 }
 
-}  // namespace
+// A linear layer's operands after autocast and validation, and the dtypes it computes in.
+struct LinearArgs {
+  Tensor x, weight, bias;
+  bool out_in = true;
+  int64_t in = 0, out = 0;
+  DType dt = DType::f32, ct = DType::f32;  // result dtype; GEMM dtype on this device
+  Shape y_shape;
+};
 
-Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
-  gemm::check_device("matmul", {a_in, b_in});
-  const Tensor a = autocast_half(a_in), b = autocast_half(b_in);
-  check<ShapeError>(a.dim() >= 1 && b.dim() >= 1, "[matmul] needs operands of at least 1 dim: ",
-                    shape_str(a.shape()), " @ ", shape_str(b.shape()));
-  int64_t k_b = b.dim() == 1 ? b.size(0) : b.size(-2);
-  check<ShapeError>(a.size(-1) == k_b, "[matmul] inner dims differ: ", shape_str(a.shape()), " @ ",
-                    shape_str(b.shape()));
-  // 1-d operands become a row (a) or a column (b) and the added dim is dropped again.
-  Tensor out = matmul_nd(a.dim() == 1 ? unsqueeze(a, 0) : a, b.dim() == 1 ? unsqueeze(b, 1) : b);
-  if (a.dim() == 1) out = squeeze(out, -2);
-  if (b.dim() == 1) out = squeeze(out, -1);
-  return out;
-}
-
-Tensor linear(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in, WeightLayout layout) {
+LinearArgs prepare_linear(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in, WeightLayout layout) {
   gemm::check_device("linear", {x_in, weight_in, bias_in});
+  LinearArgs a;
   // Under autocast the casts are recorded (to_dtype), so f32 leaves get f32 gradients.
-  const Tensor x = autocast_half(x_in), weight = autocast_half(weight_in), bias = autocast_half(bias_in);
-  const bool out_in = layout == WeightLayout::out_in;
+  a.x = autocast_half(x_in), a.weight = autocast_half(weight_in), a.bias = autocast_half(bias_in);
+  const Tensor &x = a.x, &weight = a.weight, &bias = a.bias;
+  a.out_in = layout == WeightLayout::out_in;
   check<ShapeError>(weight.dim() == 2 && x.dim() >= 1, "[linear] expects x [..., in] and a 2-d weight; got x ",
                     shape_str(x.shape()), ", weight ", shape_str(weight.shape()));
-  const int64_t in = weight.size(out_in ? 1 : 0), out = weight.size(out_in ? 0 : 1);
-  check<ShapeError>(x.size(-1) == in, "[linear] input features differ: x ", shape_str(x.shape()),
-                    " vs weight ", shape_str(weight.shape()), out_in ? " [out, in]" : " [in, out]");
-  check<ShapeError>(!bias.defined() || bias.shape() == Shape{out}, "[linear] bias ",
-                    bias.defined() ? shape_str(bias.shape()) : "", " does not match ", out, " outputs");
-  DType dt = promote(x.dtype(), weight.dtype());
-  if (bias.defined()) dt = promote(dt, bias.dtype());
-  const DType ct = gemm_dtype(dt, x.device(), "linear");
-  Shape y_shape(x.shape().begin(), x.shape().end() - 1);
-  y_shape.push_back(out);
+  a.in = weight.size(a.out_in ? 1 : 0), a.out = weight.size(a.out_in ? 0 : 1);
+  check<ShapeError>(x.size(-1) == a.in, "[linear] input features differ: x ", shape_str(x.shape()),
+                    " vs weight ", shape_str(weight.shape()), a.out_in ? " [out, in]" : " [in, out]");
+  check<ShapeError>(!bias.defined() || bias.shape() == Shape{a.out}, "[linear] bias ",
+                    bias.defined() ? shape_str(bias.shape()) : "", " does not match ", a.out, " outputs");
+  a.dt = promote(x.dtype(), weight.dtype());
+  if (bias.defined()) a.dt = promote(a.dt, bias.dtype());
+  a.ct = gemm_dtype(a.dt, x.device(), "linear");
+  a.y_shape = Shape(x.shape().begin(), x.shape().end() - 1);
+  a.y_shape.push_back(a.out);
+  return a;
+}
 
-  Tensor y;
-  {
-    NoGradGuard no_grad;
-    Tensor x2 = reshape(to_dtype(x, ct), {-1, in});                      // [N, in]
-    Tensor w = to_dtype(weight, ct), wt = out_in ? transpose(w, 0, 1) : w;  // [in, out] view
-    Tensor y2 = empty({x2.size(0), out}, ct, x.device());                // [N, out]
-    if (!x.device().is_cpu()) {
-      cuda::matmul_into("linear", x2, wt, y2, false, bias);  // bias added by the GEMM's epilogue
-    } else {
-      if (bias.defined()) copy_(y2, to_dtype(bias, ct));  // the GEMM accumulates onto the bias rows
-      gemm::matmul_into("linear", x2, wt, y2, bias.defined());
-    }
-    y = to_dtype(reshape(y2, y_shape), dt);
+// The GEMM operands as [N, in] @ [in, out] (views, no copy for either weight layout).
+std::pair<Tensor, Tensor> gemm_operands(const LinearArgs& a) {
+  Tensor x2 = reshape(to_dtype(a.x, a.ct), {-1, a.in});
+  Tensor w = to_dtype(a.weight, a.ct);
+  return {x2, a.out_in ? transpose(w, 0, 1) : w};
+}
+
+// y = x·W(^T) + b with no autograd.
+Tensor compute_linear(const LinearArgs& a) {
+  NoGradGuard no_grad;
+  auto [x2, wt] = gemm_operands(a);
+  Tensor y2 = empty({x2.size(0), a.out}, a.ct, a.x.device());  // [N, out]
+  if (!a.x.device().is_cpu()) {
+    cuda::matmul_into("linear", x2, wt, y2, false, a.bias);  // bias added by the GEMM's epilogue
+  } else {
+    if (a.bias.defined()) copy_(y2, to_dtype(a.bias, a.ct));  // the GEMM accumulates onto the bias rows
+    gemm::matmul_into("linear", x2, wt, y2, a.bias.defined());
   }
-  Recorder rec("linear", {x, weight, bias});
+  return to_dtype(reshape(y2, a.y_shape), a.dt);
+}
+
+// Records the linear node with output y (computed by compute_linear or a fused kernel).
+Tensor record_linear(const LinearArgs& a, const Tensor& y) {
+  Recorder rec("linear", {a.x, a.weight, a.bias});
   if (!rec) return y;
   // dX needs only W; dW needs only x; db needs nothing.
-  rec.save({rec.needs(0) ? weight : Tensor{}, rec.needs(1) ? x : Tensor{}});
-  Shape xs = x.shape();
-  DType dx = x.dtype(), dw = weight.dtype(), dbias = bias.defined() ? bias.dtype() : dt;
+  rec.save({rec.needs(0) ? a.weight : Tensor{}, rec.needs(1) ? a.x : Tensor{}});
+  const Shape xs = a.x.shape();
+  const bool out_in = a.out_in;
+  const int64_t in = a.in, out = a.out;
+  const DType dx = a.x.dtype(), dw = a.weight.dtype(), dbias = a.bias.defined() ? a.bias.dtype() : a.dt;
   return rec.finish(y, [=](const Tensor& g, Node& n) -> Grads {
     Tensor g2 = reshape(g, {-1, out});  // [N, out]
     Tensor gx, gw, gb;
@@ -136,6 +149,45 @@ Tensor linear(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in
     }
     return {gx, gw, gb};
   });
+}
+
+}  // namespace
+
+Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
+  gemm::check_device("matmul", {a_in, b_in});
+  const Tensor a = autocast_half(a_in), b = autocast_half(b_in);
+  check<ShapeError>(a.dim() >= 1 && b.dim() >= 1, "[matmul] needs operands of at least 1 dim: ",
+                    shape_str(a.shape()), " @ ", shape_str(b.shape()));
+  int64_t k_b = b.dim() == 1 ? b.size(0) : b.size(-2);
+  check<ShapeError>(a.size(-1) == k_b, "[matmul] inner dims differ: ", shape_str(a.shape()), " @ ",
+                    shape_str(b.shape()));
+  // 1-d operands become a row (a) or a column (b) and the added dim is dropped again.
+  Tensor out = matmul_nd(a.dim() == 1 ? unsqueeze(a, 0) : a, b.dim() == 1 ? unsqueeze(b, 1) : b);
+  if (a.dim() == 1) out = squeeze(out, -2);
+  if (b.dim() == 1) out = squeeze(out, -1);
+  return out;
+}
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, WeightLayout layout) {
+  const LinearArgs a = prepare_linear(x, weight, bias, layout);
+  return record_linear(a, compute_linear(a));
+}
+
+Tensor linear_gelu_tanh(const Tensor& x, const Tensor& weight, const Tensor& bias, WeightLayout layout) {
+  const LinearArgs a = prepare_linear(x, weight, bias, layout);
+  // The CPU has no fused kernel to gain from: the composite itself, rounding for rounding.
+  if (a.x.device().is_cpu()) return gelu_tanh(record_linear(a, compute_linear(a)));
+  Tensor pre, act;
+  {
+    NoGradGuard no_grad;
+    auto [x2, wt] = gemm_operands(a);  // on a GPU the GEMM dtype is the result dtype (ct == dt)
+    Tensor pre2 = empty({x2.size(0), a.out}, a.ct, a.x.device()), act2 = empty(pre2.shape(), a.ct, a.x.device());
+    cuda::matmul_into("linear", x2, wt, act2, false, a.bias, pre2);  // act2 = gelu_tanh(pre2), one call
+    pre = to_dtype(reshape(pre2, a.y_shape), a.dt);
+    act = to_dtype(reshape(act2, a.y_shape), a.dt);
+  }
+  // The composite's graph: linear → pre → gelu_tanh → act, with gelu_tanh saving pre.
+  return detail::record_gelu_tanh(record_linear(a, pre), act);
 }
 
 }  // namespace engine

@@ -19,4 +19,11 @@ enum class WeightLayout {
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {},
               WeightLayout layout = WeightLayout::out_in);
 
+// gelu_tanh(linear(x, weight, bias, layout)) with the composite's autograd (a linear node and a
+// gelu_tanh node over the pre-activation) and autocast. On the CPU it is that composite,
+// bit for bit; on a GPU the pre-activation and the activation come from one cuBLASLt GEMM with
+// a GELU epilogue (cuBLASLt's GELU is the tanh form; the erf GELU cannot be fused this way).
+Tensor linear_gelu_tanh(const Tensor& x, const Tensor& weight, const Tensor& bias = {},
+                        WeightLayout layout = WeightLayout::out_in);
+
 }  // namespace engine

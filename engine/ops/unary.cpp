@@ -1,7 +1,8 @@
 // Unary ops on the SIMD kernels of backend/cpu/simd_unary: forward y = f(x); the vjp computes
 // gx = gy·f'(x) from whichever of x or y the derivative needs (only that one is saved).
 // Strided inputs are made contiguous first; half types compute in f32 and round once (on a GPU
-// inside the kernel, which reads and writes bf16/f16 directly).
+// inside the kernel, which reads and writes bf16/f16 directly). Recording is apart from the
+// forward so a fused kernel's output can be recorded as gelu_tanh (unary_record.h).
 #include "engine/ops/unary.h"
 
 #include "engine/autograd/grad_mode.h"
@@ -10,6 +11,7 @@
 #include "engine/backend/cuda/cuda_ops.h"
 #include "engine/core/counters.h"
 #include "engine/ops/convert.h"
+#include "engine/ops/unary_record.h"
 
 namespace engine {
 namespace {
@@ -48,8 +50,8 @@ Tensor forward(Unary op, const Tensor& x_in) {
   return to_dtype(y, x_in.dtype());
 }
 
-Tensor apply(Unary op, const Tensor& x_in) {
-  Tensor y = forward(op, x_in);
+// Records y = op(x_in) for a y of x_in's shape and dtype, however it was computed.
+Tensor record(Unary op, const Tensor& x_in, const Tensor& y) {
   autograd::Recorder rec(cpu::unary_name(op), {x_in});
   if (!rec) return y;
   rec.save({cpu::unary_grad_needs_input(op) ? x_in : Tensor{},
@@ -81,7 +83,20 @@ Tensor apply(Unary op, const Tensor& x_in) {
   });
 }
 
+Tensor apply(Unary op, const Tensor& x_in) { return record(op, x_in, forward(op, x_in)); }
+
 }  // namespace
+
+namespace detail {
+
+Tensor record_gelu_tanh(const Tensor& x, const Tensor& y) {
+  check<ValueError>(y.shape() == x.shape() && y.dtype() == x.dtype(), "[gelu_tanh] a precomputed output ",
+                    shape_str(y.shape()), " ", dtype_name(y.dtype()), " must match its input ", shape_str(x.shape()),
+                    " ", dtype_name(x.dtype()));
+  return record(Unary::GeluTanh, x, y);
+}
+
+}  // namespace detail
 
 Tensor neg(const Tensor& x) { return apply(Unary::Neg, x); }
 Tensor exp(const Tensor& x) { return apply(Unary::Exp, x); }

@@ -4,9 +4,11 @@
 // the TF32 switch; then matmul / linear through autograd, frozen weights and autocast on the
 // GPU. Inputs are rounded to the tested dtype first, so each product is exact in f32 and the
 // only errors are f32 accumulation and one rounding of the result: the bounds below are that
-// tight, so a wrong kernel choice, stride or epilogue fails them. Skip without a GPU.
+// tight, so a wrong kernel choice, stride or epilogue fails them. Skip without a GPU. The GELU
+// epilogue's choice and aux layout are checked here on the host; its GPU tests are in test_linear_gelu.cpp.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 
 #include "engine/backend/cuda/cuda_gemm.h"
@@ -167,6 +169,48 @@ TEST(CudaGemmHost, BlasDescriptionReproducesMatmul) {
     ASSERT_EQ(got.size(), w.size()) << c.name;
     for (size_t i = 0; i < w.size(); ++i) ASSERT_NEAR(got[i], w[i], 1e-12) << c.name << " element " << i;
   }
+}
+
+// The GELU epilogue's aux matrix is D's twin: a column-major epilogue over the description
+// (bias along D's rows, aux at i + j·aux_ld + b·aux_batch_stride) must give linear's row-major
+// pre-activation; aux rules cuBLASLt states (ld and batch stride multiples of 8, an aligned
+// pointer) send the GELU to its own kernel instead.
+TEST(CudaGemmHost, GeluEpilogueChoiceAndAuxLayout) {
+  using cuda::gemm::Epilogue;
+  for (auto [batch, rows, in, out] : {std::array<int64_t, 4>{1, 7, 5, 16}, {3, 5, 4, 8}}) {
+    Generator gen(4);
+    Tensor x = randn({batch, rows, in}, DType::f64, gen), w = randn({out, in}, DType::f64, gen);
+    Tensor bias = randn({out}, DType::f64, gen);
+    Tensor wt = w.transpose(0, 1).unsqueeze(0).expand({batch, in, out});
+    Tensor want = linear(x, w, bias).contiguous();
+    cuda::gemm::Problem p = cuda::gemm::describe(x, wt, want.shape());
+    auto e = cuda::gemm::choose_epilogue(p, true, true, 256);
+    ASSERT_TRUE(e.fused_gelu);
+    EXPECT_EQ(e.epilogue, Epilogue::gelu_aux_bias);
+    std::vector<double> d = reference_blas(p), aux(size_t(batch * rows * out), 0.0), b = bias.to_vector<double>();
+    for (int64_t k = 0; k < p.batch; ++k)
+      for (int64_t j = 0; j < p.n; ++j)
+        for (int64_t i = 0; i < p.m; ++i)
+          aux[size_t(i + j * e.aux_ld + k * (batch > 1 ? e.aux_batch_stride : 0))] =
+              d[size_t(k * p.m * p.n + j * p.m + i)] + b[size_t(i)];
+    std::vector<double> w_pre = want.to_vector<double>();
+    for (size_t i = 0; i < w_pre.size(); ++i) ASSERT_NEAR(aux[i], w_pre[i], 1e-12) << "batch " << batch << " at " << i;
+  }
+  cuda::gemm::Problem p;
+  p.m = 3072, p.n = 8192, p.batch = 1;
+  EXPECT_EQ(cuda::gemm::choose_epilogue(p, false, true, 256).epilogue, Epilogue::gelu_aux);
+  EXPECT_EQ(cuda::gemm::choose_epilogue(p, true, false, 256).epilogue, Epilogue::bias);
+  EXPECT_FALSE(cuda::gemm::choose_epilogue(p, true, false, 256).fused_gelu);
+  auto misaligned = cuda::gemm::choose_epilogue(p, true, true, 8);  // aux pointer only 8-byte aligned
+  EXPECT_FALSE(misaligned.fused_gelu);
+  EXPECT_EQ(misaligned.epilogue, Epilogue::bias);  // the GEMM keeps its bias; the GELU runs apart
+  p.m = 33;  // aux ld 33: not a multiple of 8
+  EXPECT_FALSE(cuda::gemm::choose_epilogue(p, true, true, 256).fused_gelu);
+  p.m = 8, p.n = 3, p.batch = 2;  // batched: entries m·n = 24 elements apart
+  auto batched = cuda::gemm::choose_epilogue(p, false, true, 256);
+  EXPECT_TRUE(batched.fused_gelu);
+  EXPECT_EQ(batched.aux_ld, 8);
+  EXPECT_EQ(batched.aux_batch_stride, 24);
 }
 
 TEST(CudaGemmHost, AlignmentIsTheLargestPowerOfTwoUpTo256) {

@@ -11,7 +11,8 @@ namespace {
 std::atomic<bool> tf32_allowed{false};
 }  // namespace
 
-void matmul_into(const char* name, const Tensor&, const Tensor&, const Tensor& out, bool, const Tensor&) {
+void matmul_into(const char* name, const Tensor&, const Tensor&, const Tensor& out, bool, const Tensor&,
+                 const Tensor&) {
   fail<NoKernelError>("[", name, "] no kernel for ", out.device().str(),
                       ": this build has no CUDA backend (configure with nvcc present)");
 }

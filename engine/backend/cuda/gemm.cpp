@@ -2,10 +2,13 @@
 // row-major product to the column-major BLAS (operands swapped, transposed views as flags).
 // Each distinct problem (dtypes, flags, sizes, leading dims, batch strides, pointer
 // alignments, epilogue) gets its descriptors and heuristic algorithm built once and cached
-// per thread (descriptors carry the per-call bias pointer, so threads must not share them).
-// Problems cuBLASLt declines run on classic cuBLAS (cublasGemmStridedBatchedEx), with the
-// bias written into the output first. The workspace comes from the engine's stream-ordered
-// allocator; everything runs on stream 0, the allocator's stream.
+// per thread (descriptors carry the per-call bias and aux pointers, so threads must not share
+// them). Problems cuBLASLt declines run on classic cuBLAS (cublasGemmStridedBatchedEx), with
+// the bias written into the output first. The GELU epilogue (GELU_AUX[_BIAS]) writes out =
+// gelu_tanh(pre) and the pre-activation in one call; where its aux rules fail or cuBLASLt
+// declines, the GEMM writes pre and the unary gelu_tanh kernel follows (same two tensors).
+// The workspace comes from the engine's stream-ordered allocator; everything runs on stream 0,
+// the allocator's stream.
 #ifdef ENGINE_CUDA
 #include <cublasLt.h>
 #include <cublas_v2.h>
@@ -18,6 +21,7 @@
 #include <memory>
 
 #include "engine/autograd/grad_mode.h"
+#include "engine/backend/cpu/simd_unary.h"
 #include "engine/backend/cuda/cuda_gemm.h"
 #include "engine/backend/cuda/cuda_ops.h"
 #include "engine/backend/cuda/gemm_layout.h"
@@ -75,7 +79,7 @@ cudaDataType_t cuda_type(DType dt) {
   }
 }
 
-using Key = std::array<int64_t, 22>;
+using Key = std::array<int64_t, 23>;
 
 // Descriptors and the chosen algorithm of one problem; destroyed with the thread's cache.
 struct Plan {
@@ -114,16 +118,32 @@ cublasLtMatrixLayout_t make_layout(cudaDataType_t type, int64_t rows, int64_t co
 
 cublasOperation_t op_of(const gemm::Operand& g) { return g.transpose ? CUBLAS_OP_T : CUBLAS_OP_N; }
 
-Plan& plan_for(const gemm::Problem& p, DType in, DType out, bool bias, const void* out_ptr) {
+cublasLtEpilogue_t lt_epilogue(gemm::Epilogue e) {
+  switch (e) {
+    case gemm::Epilogue::none: return CUBLASLT_EPILOGUE_DEFAULT;
+    case gemm::Epilogue::bias: return CUBLASLT_EPILOGUE_BIAS;
+    case gemm::Epilogue::gelu_aux: return CUBLASLT_EPILOGUE_GELU_AUX;
+    case gemm::Epilogue::gelu_aux_bias: return CUBLASLT_EPILOGUE_GELU_AUX_BIAS;
+  }
+  fail<Error>("[cuda gemm] unknown epilogue ", int(e));
+}
+
+// d_ptr: the matrix D the call writes (out, or the pre-activation when the GELU runs apart);
+// aux_ptr: the pre-activation when the GELU is fused (its alignment picks kernels: cuBLASLt
+// reads the pointer's value in the heuristic, so it is set before and part of the key).
+Plan& plan_for(const gemm::Problem& p, DType in, DType out, const gemm::EpilogueChoice& epi, const void* d_ptr,
+               void* aux_ptr) {
   const cublasComputeType_t compute = compute_type(in);
   const int64_t in_size = int64_t(dtype_size(in)), out_size = int64_t(dtype_size(out));
   const gemm::Operand &A = p.A, &B = p.B;
   const int64_t align_a = gemm::alignment(A.t.raw_data(), {A.ld * in_size, A.batch_stride * in_size});
   const int64_t align_b = gemm::alignment(B.t.raw_data(), {B.ld * in_size, B.batch_stride * in_size});
-  const int64_t align_c = gemm::alignment(out_ptr, {p.m * out_size, p.m * p.n * out_size});
-  const Key key{int64_t(in), int64_t(out), int64_t(compute), bias, A.transpose, B.transpose,
+  const int64_t align_c = gemm::alignment(d_ptr, {p.m * out_size, p.m * p.n * out_size});
+  const int64_t align_aux =
+      epi.fused_gelu ? gemm::alignment(aux_ptr, {epi.aux_ld * out_size, epi.aux_batch_stride * out_size}) : 0;
+  const Key key{int64_t(in), int64_t(out), int64_t(compute), int64_t(epi.epilogue), A.transpose, B.transpose,
                 p.m, p.n, p.k, p.batch, A.rows, A.cols, A.ld, A.batch_stride,
-                B.rows, B.cols, B.ld, B.batch_stride, align_a, align_b, align_c, force_classic.load()};
+                B.rows, B.cols, B.ld, B.batch_stride, align_a, align_b, align_c, align_aux, force_classic.load()};
   thread_local std::map<Key, std::unique_ptr<Plan>> cache;
   auto it = cache.find(key);
   if (it != cache.end()) return *it->second;
@@ -134,9 +154,18 @@ Plan& plan_for(const gemm::Problem& p, DType in, DType out, bool bias, const voi
   const cublasOperation_t ta = op_of(A), tb = op_of(B);
   CUBLASLT_CHECK(cublasLtMatmulDescSetAttribute(plan->op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)));
   CUBLASLT_CHECK(cublasLtMatmulDescSetAttribute(plan->op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)));
-  if (bias) {  // bias [N] runs along D's (column-major) rows and is shared by every batch
-    const cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
-    CUBLASLT_CHECK(cublasLtMatmulDescSetAttribute(plan->op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)));
+  if (epi.epilogue != gemm::Epilogue::none) {  // a bias [N] runs along D's (column-major) rows, shared by every batch
+    const cublasLtEpilogue_t e = lt_epilogue(epi.epilogue);
+    CUBLASLT_CHECK(cublasLtMatmulDescSetAttribute(plan->op, CUBLASLT_MATMUL_DESC_EPILOGUE, &e, sizeof(e)));
+  }
+  if (epi.fused_gelu) {  // the aux (pre-activation) is laid out as D; its type defaults to D's
+    CUBLASLT_CHECK(cublasLtMatmulDescSetAttribute(plan->op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &aux_ptr,
+                                                  sizeof(aux_ptr)));
+    CUBLASLT_CHECK(cublasLtMatmulDescSetAttribute(plan->op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &epi.aux_ld,
+                                                  sizeof(epi.aux_ld)));
+    if (p.batch > 1)
+      CUBLASLT_CHECK(cublasLtMatmulDescSetAttribute(plan->op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_BATCH_STRIDE,
+                                                    &epi.aux_batch_stride, sizeof(epi.aux_batch_stride)));
   }
   const cudaDataType_t tin = cuda_type(in), tout = cuda_type(out);
   plan->a = make_layout(tin, A.rows, A.cols, A.ld, p.batch, A.batch_stride);
@@ -157,8 +186,8 @@ Plan& plan_for(const gemm::Problem& p, DType in, DType out, bool bias, const voi
   CUBLASLT_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al[2], 4));
   cublasLtMatmulHeuristicResult_t found{};
   int count = 0;
-  // Some problems get no algorithm (odd alignments, degenerate shapes with a bias epilogue:
-  // INVALID_VALUE or NOT_SUPPORTED, or zero results): those run on classic cuBLAS.
+  // Some problems get no algorithm (odd alignments, degenerate shapes with a bias or GELU
+  // epilogue: INVALID_VALUE or NOT_SUPPORTED, or zero results): those run on classic cuBLAS.
   const cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(handle(), plan->op, plan->a, plan->b, plan->c, plan->c,
                                                            pref, 1, &found, &count);
   plan->lt = !force_classic && st == CUBLAS_STATUS_SUCCESS && count > 0 && found.state == CUBLAS_STATUS_SUCCESS;
@@ -202,10 +231,12 @@ void set_allow_tf32(bool on) { tf32_allowed = on; }
 bool allow_tf32() { return tf32_allowed; }
 
 void matmul_into(const char* name, const Tensor& a, const Tensor& b, const Tensor& out, bool accumulate,
-                 const Tensor& bias) {
+                 const Tensor& bias, const Tensor& gelu_pre) {
   require(name, out.device());
+  const bool gelu = gelu_pre.defined();
   check<NoKernelError>(a.device() == out.device() && b.device() == out.device() &&
-                           (!bias.defined() || bias.device() == out.device()),
+                           (!bias.defined() || bias.device() == out.device()) &&
+                           (!gelu || gelu_pre.device() == out.device()),
                        "[", name, "] operands on ", a.device().str(), " and ", b.device().str(), ", output on ",
                        out.device().str());
   const DType in = a.dtype();
@@ -215,6 +246,12 @@ void matmul_into(const char* name, const Tensor& a, const Tensor& b, const Tenso
                     "] cuda GEMM dtypes: ", dtype_name(in), " @ ", dtype_name(b.dtype()), " -> ",
                     dtype_name(out.dtype()), " (operands must match; the output is theirs or f32)");
   check<ValueError>(out.is_contiguous(), "[", name, "] needs a contiguous output");
+  check<ValueError>(!gelu || (gelu_pre.shape() == out.shape() && gelu_pre.dtype() == out.dtype() &&
+                              gelu_pre.is_contiguous() && !accumulate &&
+                              (out.numel() == 0 || gelu_pre.raw_data() != out.raw_data())),
+                    "[", name, "] the GELU epilogue needs a contiguous pre-activation of the output's shape and dtype ",
+                    "(", shape_str(out.shape()), " ", dtype_name(out.dtype()), "), apart from the output, and no ",
+                    "accumulation");
   NoGradGuard no_grad;
   const int64_t M = out.size(-2), N = out.size(-1), K = a.size(-1);
   check<ShapeError>(a.size(-2) == M && b.size(-2) == K && b.size(-1) == N && (!bias.defined() || bias.numel() == N),
@@ -222,7 +259,18 @@ void matmul_into(const char* name, const Tensor& a, const Tensor& b, const Tenso
                     shape_str(out.shape()), bias.defined() ? " + bias " + shape_str(bias.shape()) : "");
   const int64_t nb = shape_numel(Shape(out.shape().begin(), out.shape().end() - 2));
   if (out.numel() == 0) return;
-  if (K == 0) return empty_product(out, accumulate, bias);
+  // Where the GEMM's (+ bias) result goes when the GELU does not run inside it.
+  const Tensor& d = gelu ? gelu_pre : out;
+  auto gelu_apart = [&] {
+    if (!gelu) return;
+    count_kernel("gelu_tanh", out.numel());
+    unary_forward(cpu::Unary::GeluTanh, gelu_pre, out);
+  };
+  if (K == 0) {
+    empty_product(d, accumulate, bias);
+    gelu_apart();
+    return;
+  }
   check<ShapeError>(nb < INT_MAX, "[", name, "] batch too large for cuBLASLt: ", shape_str(out.shape()));
   const gemm::Problem p = gemm::describe(a, b, out.shape());
   Tensor bvec;  // bias in out's dtype, contiguous and 256-byte aligned (a fresh allocation is)
@@ -230,20 +278,33 @@ void matmul_into(const char* name, const Tensor& a, const Tensor& b, const Tenso
     bvec = to_dtype(reshape(bias, {N}), out.dtype());
     if (!bvec.is_contiguous() || reinterpret_cast<uintptr_t>(bvec.raw_data()) % 256) bvec = bvec.clone();
   }
-  Plan& plan = plan_for(p, in, out.dtype(), bias.defined(), out.raw_data());
+  void* aux = gelu ? gelu_pre.raw_data() : nullptr;
+  const int64_t out_size = int64_t(dtype_size(out.dtype()));
+  const gemm::EpilogueChoice epi =
+      gemm::choose_epilogue(p, bias.defined(), gelu, gelu ? gemm::alignment(aux, {N * out_size, M * N * out_size}) : 0);
+  const Tensor& target = epi.fused_gelu ? out : d;  // the matrix D of this call
+  Plan& plan = plan_for(p, in, out.dtype(), epi, target.raw_data(), epi.fused_gelu ? aux : nullptr);
   count_kernel(name, 2 * M * N * K * nb);
-  if (!plan.lt) return classic_gemm(p, out, accumulate, bvec);
+  if (!plan.lt) {
+    classic_gemm(p, d, accumulate, bvec);
+    gelu_apart();
+    return;
+  }
   if (bvec.defined()) {
     const void* bp = bvec.raw_data();
     CUBLASLT_CHECK(cublasLtMatmulDescSetAttribute(plan.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bp, sizeof(bp)));
   }
+  if (epi.fused_gelu)
+    CUBLASLT_CHECK(
+        cublasLtMatmulDescSetAttribute(plan.op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &aux, sizeof(aux)));
   Tensor workspace;  // stream-ordered: freed after this call, reused only by later work on stream 0
   if (plan.workspace)
     workspace = empty({int64_t((plan.workspace + 3) / 4)}, DType::f32, out.device());
   const float alpha = 1.f, beta = accumulate ? 1.f : 0.f;
   CUBLASLT_CHECK(cublasLtMatmul(handle(), plan.op, &alpha, p.A.t.raw_data(), plan.a, p.B.t.raw_data(), plan.b, &beta,
-                                out.raw_data(), plan.c, out.raw_data(), plan.c, &plan.algo,
+                                target.raw_data(), plan.c, target.raw_data(), plan.c, &plan.algo,
                                 workspace.defined() ? workspace.raw_data() : nullptr, plan.workspace, /*stream=*/0));
+  if (!epi.fused_gelu) gelu_apart();
 }
 
 }  // namespace engine::cuda

@@ -70,4 +70,19 @@ int64_t alignment(const void* p, std::initializer_list<int64_t> byte_strides) {
   return int64_t(v & (~v + 1));  // the lowest set bit
 }
 
+EpilogueChoice choose_epilogue(const Problem& p, bool bias, bool gelu, int64_t aux_alignment) {
+  EpilogueChoice c;
+  c.epilogue = bias ? Epilogue::bias : Epilogue::none;
+  if (!gelu) return c;
+  // The aux matrix is D's twin: the row-major [.., M, N] pre-activation is column-major N×M
+  // with ld N = p.m, exactly as D, so bias (along D's rows) and aux line up element for element.
+  const int64_t ld = p.m, stride = p.m * p.n;
+  if (ld % 8 != 0 || (p.batch > 1 && stride % 8 != 0) || aux_alignment < 16) return c;
+  c.epilogue = bias ? Epilogue::gelu_aux_bias : Epilogue::gelu_aux;
+  c.fused_gelu = true;
+  c.aux_ld = ld;
+  c.aux_batch_stride = p.batch > 1 ? stride : 0;
+  return c;
+}
+
 }  // namespace engine::cuda::gemm

@@ -3,7 +3,8 @@
 // free of CUDA types and compiled in every build, so the CPU tests can run the description
 // through a reference column-major GEMM and check it against matmul. Row-major C = A·B is
 // column-major Cᵀ = Bᵀ·Aᵀ: b becomes the BLAS's "A" and a its "B", and a transposed view
-// becomes a transpose flag rather than a copy.
+// becomes a transpose flag rather than a copy. choose_epilogue decides, equally without CUDA,
+// whether a GELU epilogue can run inside the GEMM and where its pre-activation goes.
 #pragma once
 #include <cstdint>
 #include <initializer_list>
@@ -44,5 +45,26 @@ Problem describe(const Tensor& a, const Tensor& b, const Shape& out_shape);
 // The largest power of two ≤ 256 dividing the address and every byte stride: the alignment a
 // kernel may assume for that operand.
 int64_t alignment(const void* p, std::initializer_list<int64_t> byte_strides);
+
+// What runs after the product inside the GEMM call. gelu_aux*: D = gelu_tanh(product + bias)
+// and the pre-activation (product + bias) is written to the aux buffer (cuBLASLt's
+// CUBLASLT_EPILOGUE_GELU_AUX / _GELU_AUX_BIAS; gemm.cpp maps these to cuBLAS's values).
+enum class Epilogue { none, bias, gelu_aux, gelu_aux_bias };
+
+struct EpilogueChoice {
+  Epilogue epilogue = Epilogue::none;
+  // The GELU runs inside the GEMM (false with `gelu`: the GEMM writes the pre-activation with
+  // `epilogue` and a separate gelu_tanh kernel follows).
+  bool fused_gelu = false;
+  // The aux matrix in elements, laid out as D (the row-major out): column-major m×n, ld m,
+  // batch entries m·n apart. Meaningful when fused_gelu.
+  int64_t aux_ld = 0, aux_batch_stride = 0;
+};
+
+// cuBLASLt's rules for the GELU aux buffer (cublasLt.h, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD /
+// _AUX_BATCH_STRIDE): ld and batch stride divisible by 8, ld ≥ D's rows. The aux pointer's
+// alignment (bytes, as gemm::alignment gives it) must also be 16 or more: cuBLASLt picks
+// kernels by it and we want the vectorised ones or none.
+EpilogueChoice choose_epilogue(const Problem& p, bool bias, bool gelu, int64_t aux_alignment);
 
 }  // namespace engine::cuda::gemm
