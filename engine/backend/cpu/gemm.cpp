@@ -4,6 +4,8 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <cstring>
+#include <utility>
 #include <optional>
 #include <vector>
 
@@ -60,28 +62,66 @@ void gemm(BlasView va, BlasView vb, int64_t m, int64_t n, int64_t k, const T* A,
                 beta, C, int(ldc));
 }
 
-// A tile count for a dim of `size`: at most 8, tiles of at least `min_tile`.
-int64_t tile_count(int64_t size, int64_t min_tile) { return std::clamp<int64_t>(size / min_tile, 1, 8); }
-
-// The start of tile t of `count` over `size`, a multiple of 16 (the micro-kernels' unrolls).
-int64_t tile_start(int64_t size, int64_t count, int64_t t) {
-  if (t >= count) return size;
-  return std::min(size, (size * t / count) / 16 * 16);
+// Whether OpenBLAS's own threads give the same bits for any thread count. They split M and N
+// (never K), so it holds when an element's bits do not depend on which rows and columns share
+// its micro-kernel call: true of the AVX-512 and Sandy Bridge kernels, false of the Haswell/Zen
+// kernels of CPUs without AVX-512. Probed once per type: one mid-sized GEMM (above OpenBLAS's
+// small-matrix paths) on 1 to 4 threads must give identical bits.
+template <typename T>
+bool blas_threads_deterministic() {
+  static const bool deterministic = [] {
+    const int64_t m = 288, n = 320, k = 96;
+    std::vector<T> a(size_t(m * k)), b(size_t(k * n)), first(size_t(m * n)), c(size_t(m * n));
+    uint32_t state = 12345;  // a fixed LCG: the probe must not depend on anything else
+    for (auto* v : {&a, &b})
+      for (T& x : *v) x = T((state = state * 1664525u + 1013904223u) >> 8) / T(1 << 24) - T(0.5);
+    bool same = true;
+    for (int threads = 1; threads <= 4 && same; ++threads) {
+      openblas_set_num_threads(threads);
+      gemm<T>({false, k}, {false, n}, m, n, k, a.data(), b.data(), T(0), threads == 1 ? first.data() : c.data(), n);
+      same = threads == 1 || std::memcmp(first.data(), c.data(), c.size() * sizeof(T)) == 0;
+    }
+    openblas_set_num_threads(num_threads());
+    return same;
+  }();
+  return deterministic;
 }
 
-// One GEMM split into a grid of at most 8×8 tiles of C, each a single-threaded BLAS call,
-// run over oneTBB. The grid depends on the shape only. This is what makes results identical
-// for any thread count: OpenBLAS's own threading hands rows to its micro-kernels differently
-// for each thread count, and on some cores (the Haswell/Zen kernels of every CPU without
-// AVX-512) an element's bits depend on which micro-kernel computed it. Fixed tiles also
-// bound the repacking: a tile row packs its slice of B once (at most 8 packings of B).
+// Tiles per dim for a GEMM split over oneTBB: from tiles of 512 rows × 1024 columns (at most 8
+// per dim), halved along the longer tile side until there are at least 4 tiles or tiles would
+// drop below 128 × 256. Few, large tiles, because each repacks its slices of A and B; at least
+// 4 so that small machines stay busy. Depends on the shape only.
+std::pair<int64_t, int64_t> tile_grid(int64_t m, int64_t n) {
+  int64_t tm = std::clamp<int64_t>(m / 512, 1, 8), tn = std::clamp<int64_t>(n / 1024, 1, 8);
+  while (tm * tn < 4) {
+    const bool split_m = tm < 8 && m / (2 * tm) >= 128, split_n = tn < 8 && n / (2 * tn) >= 256;
+    if (!split_m && !split_n) break;
+    if (split_m && (!split_n || m / tm >= n / tn / 2)) tm *= 2;
+    else tn *= 2;
+  }
+  return {tm, tn};
+}
+
+// The start of tile t of `count` over `size`, a multiple of 48 (a multiple of the x86 sgemm
+// kernels' row unrolls, 16 and 24, so tiles cut where the kernels' own blocks would).
+int64_t tile_start(int64_t size, int64_t count, int64_t t) {
+  if (t >= count) return size;
+  return std::min(size, (size * t / count) / 48 * 48);
+}
+
+// One large GEMM on all threads with results independent of the thread count. Where they
+// are deterministic, OpenBLAS's own threads run it (they share packed panels: fastest).
+// Otherwise it runs as a fixed grid of tiles (tile_grid) over oneTBB, each a single-threaded
+// BLAS call: the grid depends on the shape only, so the bits do too.
 template <typename T>
-void tiled_gemm(BlasView va, BlasView vb, int64_t m, int64_t n, int64_t k, const T* A, const T* B,
-                T beta, T* C) {
-  const int64_t tm = m * n * k <= kSmallGemm ? 1 : tile_count(m, 256);
-  const int64_t tn = m * n * k <= kSmallGemm ? 1 : tile_count(n, 512);
+void threaded_gemm(BlasView va, BlasView vb, int64_t m, int64_t n, int64_t k, const T* A, const T* B,
+                   T beta, T* C) {
+  if (blas_threads_deterministic<T>()) {
+    threaded_blas();
+    return gemm<T>(va, vb, m, n, k, A, B, beta, C, n);
+  }
+  const auto [tm, tn] = m * n * k <= kSmallGemm ? std::pair<int64_t, int64_t>{1, 1} : tile_grid(m, n);
   SerialBlas serial;  // the pool is oneTBB's
-  if (tm * tn == 1) return gemm<T>(va, vb, m, n, k, A, B, beta, C, n);
   tbb::parallel_for(int64_t{0}, tm * tn, [&](int64_t t) {
     const int64_t r0 = tile_start(m, tm, t / tn), r1 = tile_start(m, tm, t / tn + 1);
     const int64_t c0 = tile_start(n, tn, t % tn), c1 = tile_start(n, tn, t % tn + 1);
@@ -135,7 +175,7 @@ void run(const char* name, const Tensor& a, const Tensor& b, const Tensor& out, 
   for (int64_t o : ob) b_shared &= o == ob[0];
   if (auto ld = nb > 1 && b_shared ? folded_row_stride(a, batch, va) : std::nullopt) {
     count_kernel(name, flops * nb);
-    return tiled_gemm<T>({false, *ld}, vb, nb * m, n, k, pa + oa[0], pb + ob[0], beta, pc);
+    return threaded_gemm<T>({false, *ld}, vb, nb * m, n, k, pa + oa[0], pb + ob[0], beta, pc);
   }
   for (int64_t i = 0; i < nb; ++i) count_kernel(name, flops);
   if (nb > 1 && m * n * k <= kSmallGemm) {
@@ -145,7 +185,7 @@ void run(const char* name, const Tensor& a, const Tensor& b, const Tensor& out, 
     });
     return;
   }
-  for (int64_t i = 0; i < nb; ++i) tiled_gemm<T>(va, vb, m, n, k, pa + oa[size_t(i)], pb + ob[size_t(i)], beta, pc + i * m * n);
+  for (int64_t i = 0; i < nb; ++i) threaded_gemm<T>(va, vb, m, n, k, pa + oa[size_t(i)], pb + ob[size_t(i)], beta, pc + i * m * n);
 }
 
 }  // namespace

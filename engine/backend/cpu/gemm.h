@@ -2,8 +2,9 @@
 // read in place (CblasTrans with the right leading dimension); only a layout BLAS cannot read
 // (e.g. a stride-0 row or a doubly strided slice) is packed first. Batches either fold into
 // one tall GEMM, run one GEMM after the other, or — when each GEMM is small — run in parallel
-// over oneTBB. A large GEMM runs as a fixed grid of tiles over oneTBB; BLAS itself is always
-// single-threaded (see threading.h for why).
+// over oneTBB. A large GEMM runs on OpenBLAS's threads, or as a fixed grid of single-threaded
+// tiles over oneTBB where OpenBLAS's threads would make results depend on the thread count
+// (see threading.h).
 #pragma once
 #include <cstdint>
 

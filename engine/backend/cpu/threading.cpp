@@ -40,5 +40,11 @@ SerialBlas::~SerialBlas() {
   if (serial_depth.fetch_sub(1) == 1) openblas_set_num_threads(num_threads());
 }
 
+void threaded_blas() {
+  if (serial_depth.load() != 0) return;
+  int n = num_threads();
+  if (openblas_get_num_threads() != n) openblas_set_num_threads(n);
+}
+
 }  // namespace cpu
 }  // namespace engine

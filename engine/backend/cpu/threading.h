@@ -1,18 +1,20 @@
 // The engine's threading policy: oneTBB is the one thread pool; OpenBLAS never competes with it.
 //
 // Decision (and why):
-//  - engine::set_num_threads(n) caps oneTBB (tbb::global_control) and OpenBLAS's own thread
-//    count (used only by calls outside the engine's GEMMs, e.g. LAPACK at adapter init).
-//  - The engine's GEMMs never use OpenBLAS's threads. A large GEMM is split into a fixed grid
-//    of tiles (backend/cpu/gemm.cpp) run over oneTBB, each tile a single-threaded BLAS call;
-//    a batch of small GEMMs runs one per task. Why not OpenBLAS's threads: it hands rows to
-//    its micro-kernels differently for each thread count, and on the kernels of CPUs without
-//    AVX-512 (Haswell, Zen) an element's bits depend on which micro-kernel computed it, so
-//    results changed with the thread count. The tile grid depends on the shape only.
-//  - Code that issues BLAS calls from oneTBB tasks wraps the parallel region in
-//    cpu::SerialBlas, which lowers OpenBLAS to 1 thread for its lifetime and restores
-//    num_threads() afterwards. OpenBLAS's setting is process-wide, so SerialBlas is meant for
-//    the thread that runs ops (not for code already inside a task).
+//  - engine::set_num_threads(n) caps oneTBB (tbb::global_control) AND sets OpenBLAS's own
+//    thread count to n.
+//  - Results must not depend on the thread count. A single large GEMM runs on OpenBLAS's
+//    threads (which split M and N, never K) only when they give the same bits for any thread
+//    count (probed once on 1..4 threads; true of the AVX-512 and Sandy Bridge kernels). The
+//    Haswell/Zen kernels of CPUs without AVX-512 do not (an element's bits depend on where
+//    the micro-kernel blocks fall), so there a large GEMM runs as a fixed, shape-only grid of
+//    single-threaded tiles over oneTBB (backend/cpu/gemm.cpp).
+//  - GEMMs issued from inside oneTBB tasks (tiles, or a batch of small GEMMs split over the
+//    pool) must run single-threaded, or n tasks would each start n OpenBLAS threads. The
+//    issuing code wraps the parallel region in cpu::SerialBlas, which lowers OpenBLAS to 1
+//    thread for its lifetime and restores num_threads() afterwards. OpenBLAS's setting is
+//    process-wide, so SerialBlas is meant for the thread that runs ops (not for code already
+//    inside a task).
 #pragma once
 
 namespace engine {
@@ -33,6 +35,10 @@ class SerialBlas {
   SerialBlas(const SerialBlas&) = delete;
   SerialBlas& operator=(const SerialBlas&) = delete;
 };
+
+// Makes OpenBLAS use num_threads() again before a single large GEMM from the calling thread
+// (another component may have lowered it); a no-op inside a SerialBlas scope.
+void threaded_blas();
 
 }  // namespace cpu
 }  // namespace engine
