@@ -1,9 +1,12 @@
 // LoRA on Linear and Embedding layers, DoRA on Linear (see layer.h and README.md).
 #include "peft/methods/lora/layer.h"
 
+#include <atomic>
 #include <cmath>
+#include <typeinfo>
 
 #include "engine/engine.h"
+#include "engine/ops/lowrank_linear.h"
 
 namespace peft::lora {
 
@@ -13,12 +16,17 @@ namespace nn = engine::nn;
 // ---------------------------------------------------------------- Linear
 
 namespace {
+std::atomic<bool> g_fused_forward{true};
+
 nn::Linear& as_linear(const nn::ModulePtr& m) {
   auto* linear = dynamic_cast<nn::Linear*>(m.get());
   engine::check<engine::ValueError>(linear != nullptr, "[LoRA] cannot wrap a ", m->type_name(), " as a Linear");
   return *linear;
 }
 }  // namespace
+
+void set_fused_forward(bool on) { g_fused_forward = on; }
+bool fused_forward() { return g_fused_forward; }
 
 LoraLinear::LoraLinear(nn::ModulePtr base)
     : LoraLinear(base, as_linear(base).in_features(), as_linear(base).out_features()) {}
@@ -85,7 +93,31 @@ Tensor LoraLinear::delta_weight(const std::string& name) const {
   return engine::matmul(lora_B(name), lora_A(name)) * s.scaling;  // [out,r] @ [r,in] -> [out,in]
 }
 
+// The fused op must compute exactly what the composite does, so it is taken only where the
+// composite is base.forward = linear(x, W, b, layout) (an nn::Linear itself: not QLoRA's
+// quantized base, a ModulesToSave or another tuner wrapped inside, nor a subclass), A and B
+// are bias-free torch-layout Linears, and there is no DoRA term. Merged adapters never get
+// here (TunerLayer::run filters them) and per-sample routing calls us once per group.
+bool LoraLinear::fusable(const std::string& name) const {
+  const LoraSettings& s = settings_.at(name);
+  if (!fused_forward() || s.use_dora || s.lora_bias || typeid(base_layer()) != typeid(nn::Linear)) return false;
+  const std::shared_ptr<nn::Linear> a = A_->at<nn::Linear>(name), b = B_->at<nn::Linear>(name);
+  for (const nn::Linear* m : {a.get(), b.get()})
+    if (!m || typeid(*m) != typeid(nn::Linear) || m->bias().defined() || m->layout() != engine::WeightLayout::out_in)
+      return false;
+  return true;
+}
+
 Tensor LoraLinear::adapted_forward(const Tensor& x, const std::vector<std::string>& adapters) {
+  if (adapters.size() == 1 && fusable(adapters.front())) {
+    const std::string& name = adapters.front();
+    auto& base = static_cast<nn::Linear&>(base_layer());
+    // Dropout returns x itself when inactive (eval, p = 0): lowrank_linear then shares x's
+    // gradient buffer between the two dx GEMMs.
+    const Tensor xa = dropout_->at<nn::Dropout>(name)->forward(x);
+    return engine::lowrank_linear(x, base.weight(), base.bias(), base.layout(), xa, lora_A(name), lora_B(name),
+                                  settings_.at(name).scaling);
+  }
   Tensor y = base_layer().forward(x);  // [..., out]
   for (const std::string& name : adapters) {
     const LoraSettings& s = settings_.at(name);

@@ -1,5 +1,6 @@
 // LoRA layers: y = base(x) + s · B(A(dropout(x))), per adapter, on a Linear (either weight
-// layout: GPT-2's Conv1D is `fan_in_fan_out`) or an Embedding; DoRA on Linear.
+// layout: GPT-2's Conv1D is `fan_in_fan_out`) or an Embedding; DoRA on Linear. The common
+// case (one plain adapter on a plain Linear) runs as one fused op, engine::lowrank_linear.
 #pragma once
 #include <map>
 #include <memory>
@@ -10,6 +11,11 @@
 #include "peft/core/tuner_layer.h"
 
 namespace peft::lora {
+
+// The fused forward (engine/ops/lowrank_linear.h) is on by default; tests and the benchmark
+// switch it off to compare against the composite base(x) + s·B(A(x)). Process-wide.
+void set_fused_forward(bool on);
+bool fused_forward();
 
 // One adapter's hyper-parameters on one layer (rank_pattern / alpha_pattern resolved).
 struct LoraSettings {
@@ -54,6 +60,8 @@ class LoraLinear : public TunerLayer {
   void unmerge_from_base(const std::string& name) override;
 
  private:
+  // Whether adapter `name` can run through lowrank_linear (see adapted_forward).
+  bool fusable(const std::string& name) const;
   // DoRA's extra output term (peft 0.11 `_apply_dora`), given the dropped-out input.
   Tensor dora_term(const Tensor& x, const Tensor& lora_out, const std::string& name) const;
   Tensor dora_weight_norm(const std::string& name) const;  // ||W + s·BA|| per output row, [out]
