@@ -91,6 +91,20 @@ __device__ __forceinline__ int64_t chunk_end(int64_t begin, int64_t n) {
   return begin + kMultiChunk < n ? begin + kMultiChunk : n;
 }
 
+// Calls body(c, e, begin, end, T{}) for each chunk c of the table this block owns, with e the
+// chunk's tensor entry (a register copy), [begin, end) its elements and T its storage type
+// (the host accepts F32, BF16 and F16 only).
+template <class Entry, class Body>
+__device__ void for_each_chunk(const Entry* table, int64_t count, int64_t chunks, Body body) {
+  for (int64_t c = blockIdx.x; c < chunks; c += gridDim.x) {
+    const Entry e = table[find_tensor(table, count, c)];
+    const int64_t begin = (c - e.chunk_begin) * kMultiChunk, end = chunk_end(begin, e.n);
+    if (e.dt == F32) body(c, e, begin, end, float{});
+    else if (e.dt == BF16) body(c, e, begin, end, __nv_bfloat16{});
+    else body(c, e, begin, end, __half{});
+  }
+}
+
 template <typename T>
 __device__ void adamw_chunk(const AdamWTensor& e, int64_t begin, int64_t end) {
   T* param = static_cast<T*>(e.param);
@@ -104,13 +118,9 @@ __device__ void adamw_chunk(const AdamWTensor& e, int64_t begin, int64_t end) {
 }
 
 __global__ void adamw_multi_kernel(const AdamWTensor* table, int64_t count, int64_t chunks) {
-  for (int64_t c = blockIdx.x; c < chunks; c += gridDim.x) {
-    const AdamWTensor e = table[find_tensor(table, count, c)];  // a register copy
-    const int64_t begin = (c - e.chunk_begin) * kMultiChunk, end = chunk_end(begin, e.n);
-    if (e.dt == F32) adamw_chunk<float>(e, begin, end);
-    else if (e.dt == BF16) adamw_chunk<__nv_bfloat16>(e, begin, end);
-    else adamw_chunk<__half>(e, begin, end);  // the host accepts F32, BF16, F16 only
-  }
+  for_each_chunk(table, count, chunks, [](int64_t, const AdamWTensor& e, int64_t begin, int64_t end, auto type) {
+    adamw_chunk<decltype(type)>(e, begin, end);
+  });
 }
 
 template <typename T>
@@ -123,13 +133,9 @@ __device__ void sgd_chunk(const SGDTensor& e, int64_t begin, int64_t end) {
 }
 
 __global__ void sgd_multi_kernel(const SGDTensor* table, int64_t count, int64_t chunks) {
-  for (int64_t c = blockIdx.x; c < chunks; c += gridDim.x) {
-    const SGDTensor e = table[find_tensor(table, count, c)];  // a register copy
-    const int64_t begin = (c - e.chunk_begin) * kMultiChunk, end = chunk_end(begin, e.n);
-    if (e.dt == F32) sgd_chunk<float>(e, begin, end);
-    else if (e.dt == BF16) sgd_chunk<__nv_bfloat16>(e, begin, end);
-    else sgd_chunk<__half>(e, begin, end);
-  }
+  for_each_chunk(table, count, chunks, [](int64_t, const SGDTensor& e, int64_t begin, int64_t end, auto type) {
+    sgd_chunk<decltype(type)>(e, begin, end);
+  });
 }
 
 template <typename T>
@@ -148,22 +154,16 @@ __global__ void norm_multi_kernel(const NormTensor* table, int64_t count, int64_
   __shared__ double sh[kBlock];
   const bool is_inf = isinf(p), sq = p == 2.0;
   const unsigned tid = threadIdx.x;
-  for (int64_t c = blockIdx.x; c < chunks; c += gridDim.x) {
-    const NormTensor e = table[find_tensor(table, count, c)];  // a register copy
-    const int64_t begin = (c - e.chunk_begin) * kMultiChunk, end = chunk_end(begin, e.n);
-    double acc;
-    if (e.dt == F32) acc = norm_chunk<float>(e, begin, end, p, is_inf, sq);
-    else if (e.dt == BF16) acc = norm_chunk<__nv_bfloat16>(e, begin, end, p, is_inf, sq);
-    else acc = norm_chunk<__half>(e, begin, end, p, is_inf, sq);
-    sh[tid] = acc;
-    __syncthreads();
+  for_each_chunk(table, count, chunks, [&](int64_t c, const NormTensor& e, int64_t begin, int64_t end, auto type) {
+    sh[tid] = norm_chunk<decltype(type)>(e, begin, end, p, is_inf, sq);
+    __syncthreads();  // block-uniform: c depends on blockIdx only
     for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {
       if (tid < s) sh[tid] = is_inf ? fmax(sh[tid], sh[tid + s]) : sh[tid] + sh[tid + s];
       __syncthreads();
     }
     if (tid == 0) partials[c] = sh[0];
     __syncthreads();  // sh[0] is read before the next chunk overwrites sh
-  }
+  });
 }
 
 template <typename T>
@@ -173,13 +173,9 @@ __device__ void scale_chunk(const NormTensor& e, int64_t begin, int64_t end) {
 }
 
 __global__ void scale_multi_kernel(const NormTensor* table, int64_t count, int64_t chunks) {
-  for (int64_t c = blockIdx.x; c < chunks; c += gridDim.x) {
-    const NormTensor e = table[find_tensor(table, count, c)];  // a register copy
-    const int64_t begin = (c - e.chunk_begin) * kMultiChunk, end = chunk_end(begin, e.n);
-    if (e.dt == F32) scale_chunk<float>(e, begin, end);
-    else if (e.dt == BF16) scale_chunk<__nv_bfloat16>(e, begin, end);
-    else scale_chunk<__half>(e, begin, end);
-  }
+  for_each_chunk(table, count, chunks, [](int64_t, const NormTensor& e, int64_t begin, int64_t end, auto type) {
+    scale_chunk<decltype(type)>(e, begin, end);
+  });
 }
 
 // Blocks for `chunks` chunks (the grid-stride loops take any rest).
