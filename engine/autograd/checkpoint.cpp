@@ -1,5 +1,6 @@
 // Gradient checkpointing (see checkpoint.h): a forward run without a graph, one recorded node
-// that saves the inputs, and a vjp that replays fn (same generator states) and backpropagates.
+// that saves the inputs, and a vjp that replays fn (same generator states, same autocast
+// state) and backpropagates.
 #include "engine/autograd/checkpoint.h"
 
 #include <utility>
@@ -8,6 +9,7 @@
 #include "engine/autograd/grad_mode.h"
 #include "engine/autograd/node.h"
 #include "engine/core/counters.h"
+#include "engine/ops/autocast.h"
 
 namespace engine::autograd {
 namespace {
@@ -42,7 +44,7 @@ bool any_trainable(const std::vector<Tensor>& ts) {
 
 // Re-runs fn on detached inputs (requiring grad where the original did) and backpropagates g.
 std::vector<Tensor> recompute_vjp(const CheckpointFn& fn, const std::vector<Generator*>& gens,
-                                  const GenStates& states, const Tensor& g, Node& n) {
+                                  const GenStates& states, const AutocastState& autocast, const Tensor& g, Node& n) {
   std::vector<Tensor> fresh, wanted;
   for (size_t i = 0; i < n.saved.size(); ++i) {
     Tensor t = n.saved[i].defined() ? n.saved[i].detach() : Tensor{};
@@ -52,6 +54,7 @@ std::vector<Tensor> recompute_vjp(const CheckpointFn& fn, const std::vector<Gene
   Tensor out;
   {
     ReplayScope replay(gens, states);
+    AutocastReplayGuard same_casts(autocast);  // else the recompute would run in other dtypes
     EnableGradGuard grad_on;
     out = fn(fresh);
   }
@@ -70,6 +73,7 @@ std::vector<Tensor> recompute_vjp(const CheckpointFn& fn, const std::vector<Gene
 Tensor checkpoint(const CheckpointFn& fn, const std::vector<Tensor>& inputs,
                   const CheckpointOptions& options) {
   GenStates states = snapshot(options.generators);
+  const AutocastState autocast = autocast_state();
   Tensor out;
   {
     NoGradGuard no_grad;  // no graph inside fn: its activations are dropped as fn runs
@@ -95,7 +99,9 @@ Tensor checkpoint(const CheckpointFn& fn, const std::vector<Tensor>& inputs,
   count_saved_bytes(bytes);
   count_node();
   std::vector<Generator*> gens = options.generators;
-  node->vjp = [fn, gens, states](const Tensor& g, Node& n) { return recompute_vjp(fn, gens, states, g, n); };
+  node->vjp = [fn, gens, states, autocast](const Tensor& g, Node& n) {
+    return recompute_vjp(fn, gens, states, autocast, g, n);
+  };
   node->out_shape = out.shape();
   node->out_dtype = out.dtype();
   out.impl()->grad_fn = node;

@@ -7,11 +7,8 @@
 namespace engine {
 namespace {
 
-struct Autocast {
-  bool on = false, cpu = false;
-  DType dtype = DType::bf16;
-};
-thread_local Autocast state;
+thread_local AutocastState state;
+thread_local bool replaying = false;  // inside an AutocastReplayGuard: cast even in backward()
 
 bool is_half(DType dt) { return dt == DType::bf16 || dt == DType::f16; }
 
@@ -28,9 +25,17 @@ NoAutocastGuard::NoAutocastGuard() : on_(state.on), cpu_(state.cpu), dtype_(stat
 
 NoAutocastGuard::~NoAutocastGuard() { state = {on_, cpu_, dtype_}; }
 
+AutocastState autocast_state() { return state; }
+
+AutocastReplayGuard::AutocastReplayGuard(const AutocastState& s) : previous_(state), previous_replay_(replaying) {
+  state = s, replaying = true;
+}
+
+AutocastReplayGuard::~AutocastReplayGuard() { state = previous_, replaying = previous_replay_; }
+
 std::optional<DType> autocast_dtype(Device device) {
   // Backward passes replay the dtypes the forward chose; vjps that call public ops must not recast.
-  if (!state.on || in_backward() || (device.is_cpu() && !state.cpu)) return std::nullopt;
+  if (!state.on || (in_backward() && !replaying) || (device.is_cpu() && !state.cpu)) return std::nullopt;
   return state.dtype;
 }
 

@@ -50,6 +50,28 @@ class NoAutocastGuard {
   DType dtype_;
 };
 
+// The autocast state of this thread, to be re-entered later: gradient checkpointing captures
+// it with its forward and replays it when backward() recomputes that forward.
+struct AutocastState {
+  bool on = false, cpu = false;
+  DType dtype = DType::bf16;
+};
+AutocastState autocast_state();
+
+// Sets `state` for the scope, also while backward() runs (a recomputed forward must cast as
+// the original one did; vjps outside this scope still keep their forward's dtypes).
+class AutocastReplayGuard {
+ public:
+  explicit AutocastReplayGuard(const AutocastState& state);
+  ~AutocastReplayGuard();
+  AutocastReplayGuard(const AutocastReplayGuard&) = delete;
+  AutocastReplayGuard& operator=(const AutocastReplayGuard&) = delete;
+
+ private:
+  AutocastState previous_;
+  bool previous_replay_;
+};
+
 // The dtype half-safe ops cast to for tensors on `device`, or nullopt when autocast is off there.
 std::optional<DType> autocast_dtype(Device device);
 

@@ -93,3 +93,31 @@ TEST(Checkpoint, NoGraphWhenGradIsOff) {
   EXPECT_FALSE(y.requires_grad());
   EXPECT_EQ(counters().nodes_recorded, 0);
 }
+
+// Under autocast the recompute in backward must cast as the forward did (bf16 GEMMs, f32
+// master weights): the gradients equal the plain graph's bit for bit. Without replaying the
+// autocast state the recompute ran the GEMMs in f32 and the gradients differed.
+TEST(Checkpoint, RecomputeReplaysTheForwardsAutocast) {
+  Generator init(3), drop(7);
+  Mlp mlp = make_mlp(init, drop, DType::f32);
+  Tensor x0 = randn({24, 16}, DType::f32, init);
+  auto run = [&](bool ckpt) {
+    drop.set_state(7, 0);
+    for (Tensor p : mlp.params()) p.zero_grad();
+    Tensor x = x0.detach().requires_grad_();
+    Tensor y;
+    {
+      AutocastGuard bf16(DType::bf16, /*cpu=*/true);
+      y = ckpt ? checkpoint([&](const std::vector<Tensor>& in) { return mlp(in[0]); }, {x}, {mlp.params(), {&drop}})
+               : mlp(x);
+    }
+    EXPECT_EQ(y.dtype(), DType::bf16);
+    sum(to_dtype(y, DType::f32)).backward();
+    std::vector<std::vector<float>> grads{flat(x.grad())};
+    for (Tensor p : mlp.params()) grads.push_back(flat(p.grad()));
+    return grads;
+  };
+  const auto plain = run(false), ckpt = run(true);
+  for (size_t i = 0; i < plain.size(); ++i) EXPECT_EQ(plain[i], ckpt[i]) << "gradient " << i;
+  EXPECT_FALSE(autocast_dtype(Device::cpu()).has_value());  // the replay left no state behind
+}
