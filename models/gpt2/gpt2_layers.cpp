@@ -2,11 +2,11 @@
 #include "models/gpt2/gpt2_layers.h"
 
 #include <cmath>
-#include <typeinfo>
 
 #include "engine/engine.h"
 #include "engine/ops/attention.h"
 #include "models/common/attention_utils.h"
+#include "models/common/fused_activation.h"
 #include "models/common/init.h"
 
 namespace models::gpt2 {
@@ -19,11 +19,6 @@ namespace {
 
 std::shared_ptr<Linear> conv1d(int64_t in, int64_t out) {
   return std::make_shared<Linear>(in, out, /*bias=*/true, WeightLayout::in_out);
-}
-
-// The HF activation names that engine::nn::activation maps to gelu_tanh (GPT-2's gelu_new).
-bool is_tanh_gelu(const std::string& act) {
-  return act == "gelu_new" || act == "gelu_pytorch_tanh" || act == "gelu_fast" || act == "gelu_accurate";
 }
 
 }  // namespace
@@ -71,25 +66,10 @@ GPT2MLP::GPT2MLP(const GPT2Config& c) : act_(c.activation_function) {
   register_module("dropout", common::make_dropout(c.resid_pdrop));
 }
 
-// c_fc and a tanh GELU fuse into linear_gelu_tanh (one cuBLASLt GEMM with a GELU epilogue on
-// a GPU; on the CPU the same composite as below) when c_fc is exactly an nn::Linear: a
-// PEFT-wrapped c_fc (LoRA on all-linear, IA³, ...) must run its own forward, so it keeps the
-// composite path. Linear has no hooks of its own (the model's sites are after attention and
-// the FFN), so nothing between c_fc and the activation is skipped. Only the tanh GELU can
-// fuse: cuBLASLt's GELU epilogue is the tanh approximation, so BERT's erf "gelu" cannot use
-// it, and T5's relu FFN has no fused path here (cuBLASLt's RELU_AUX saves a bit-mask, which
-// the relu vjp does not take).
+// c_fc + a tanh GELU run as one fused op where they can (models/common/fused_activation.h).
 Tensor GPT2MLP::forward(const Tensor& x) const {
-  Tensor inner;  // [B,T,C] -> [B,T,I]
-  const engine::nn::ModulePtr fc = child("c_fc");
-  engine::nn::Module& fc_module = *fc;
-  if (is_tanh_gelu(act_) && typeid(fc_module) == typeid(Linear)) {
-    auto& lin = static_cast<Linear&>(fc_module);
-    inner = engine::linear_gelu_tanh(x, lin.weight(), lin.bias(), lin.layout());
-  } else {
-    inner = engine::nn::activation(act_, call("c_fc", x));
-  }
-  return call("dropout", call("c_proj", inner));  // [B,T,I] -> [B,T,C]
+  Tensor inner = common::call_with_activation(*this, "c_fc", act_, x);  // [B,T,C] -> [B,T,I]
+  return call("dropout", call("c_proj", inner));                          // [B,T,I] -> [B,T,C]
 }
 
 GPT2Block::GPT2Block(const GPT2Config& c, int64_t layer_idx) {

@@ -3,6 +3,7 @@
 #include "models/t5/t5_layers.h"
 
 #include "engine/engine.h"
+#include "models/common/fused_activation.h"
 #include "models/common/init.h"
 #include "models/common/module_list.h"
 
@@ -21,8 +22,9 @@ T5DenseActDense::T5DenseActDense(const T5Config& c) : gated_(c.is_gated_act), ac
 }
 
 Tensor T5DenseActDense::forward(const Tensor& x) {
-  Tensor h = gated_ ? engine::nn::activation(act_, call("wi_0", x)) * call("wi_1", x)  // [B,T,F]
-                    : engine::nn::activation(act_, call("wi", x));
+  // The projection + activation fuse where they can (models/common/fused_activation.h).
+  Tensor h = gated_ ? common::call_with_activation(*this, "wi_0", act_, x) * call("wi_1", x)  // [B,T,F]
+                    : common::call_with_activation(*this, "wi", act_, x);
   return call("wo", call("dropout", h));  // [B,T,F] -> [B,T,D]
 }
 
