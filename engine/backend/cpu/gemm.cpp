@@ -75,13 +75,14 @@ bool blas_threads_deterministic() {
     uint32_t state = 12345;  // a fixed LCG: the probe must not depend on anything else
     for (auto* v : {&a, &b})
       for (T& x : *v) x = T((state = state * 1664525u + 1013904223u) >> 8) / T(1 << 24) - T(0.5);
+    const int before = openblas_get_num_threads();  // 1 inside a SerialBlas scope: keep it so
     bool same = true;
     for (int threads = 1; threads <= 4 && same; ++threads) {
       openblas_set_num_threads(threads);
       gemm<T>({false, k}, {false, n}, m, n, k, a.data(), b.data(), T(0), threads == 1 ? first.data() : c.data(), n);
       same = threads == 1 || std::memcmp(first.data(), c.data(), c.size() * sizeof(T)) == 0;
     }
-    openblas_set_num_threads(num_threads());
+    openblas_set_num_threads(before);
     return same;
   }();
   return deterministic;
