@@ -11,18 +11,14 @@
 #include <chrono>
 #include <functional>
 
+#include "bench/timing.h"
 #include "engine/engine.h"
 #include "engine/ops/lowrank_linear.h"
 
 namespace {
 using namespace engine;
-using Clock = std::chrono::steady_clock;
 
-double seconds(const std::function<void()>& f) {
-  auto t0 = Clock::now();
-  f();
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
+using bench::seconds;
 
 void BM_LoraForwardBackward(benchmark::State& state) {
   const int64_t n = state.range(0), in = 768, out = 2304, r = 8;

@@ -10,19 +10,15 @@
 #include <functional>
 
 #include "engine/backend/cpu/threading.h"
+#include "bench/timing.h"
 #include "engine/engine.h"
 #include "engine/ops/linalg.h"
 #include "engine/ops/reduce.h"
 
 namespace {
 using namespace engine;
-using Clock = std::chrono::steady_clock;
 
-double seconds(const std::function<void()>& f) {
-  auto t0 = Clock::now();
-  f();
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
+using bench::seconds;
 
 // Times `engine_op` (the benchmark's own time) and `blas_op` in the same iterations.
 void compare(benchmark::State& state, double flops, const std::function<void()>& engine_op,

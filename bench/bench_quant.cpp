@@ -11,6 +11,7 @@
 #include <chrono>
 #include <functional>
 
+#include "bench/timing.h"
 #include "engine/engine.h"
 #include "engine/ops/linalg.h"
 #include "engine/quant/quantized.h"
@@ -18,13 +19,8 @@
 namespace {
 using namespace engine;
 using namespace engine::quant;
-using Clock = std::chrono::steady_clock;
 
-double seconds(const std::function<void()>& f) {
-  auto t0 = Clock::now();
-  f();
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
+using bench::seconds;
 
 // Times `quant_op` (the benchmark's own time) and `dense_op` in the same iterations.
 void compare(benchmark::State& state, const QuantizedWeight& q, double flops,

@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include "app/tiny_lm_data.h"
 #include "app/tasks/model_setup.h"
 #include "app/train/metrics_log.h"
 #include "app/train/objectives.h"
@@ -38,15 +39,7 @@ models::ModelPtr tiny_gpt2(double dropout = 0.0) {
   return models::create_model(config, "GPT2LMHeadModel", /*seed=*/3);
 }
 
-Dataset tiny_data() {
-  auto blocks = std::make_shared<std::vector<TokenBlock>>();
-  for (int64_t b = 0; b < 10; ++b) {
-    TokenBlock t;
-    for (int64_t i = 0; i < 12; ++i) t.push_back((b + 3 * i) % 40);
-    blocks->push_back(t);
-  }
-  return causal_lm_dataset(blocks, 0);
-}
+Dataset tiny_data() { return train_test::tiny_lm_data(); }
 
 std::shared_ptr<peft::PeftModel> with_method(const std::string& method, nlohmann::json overrides = nlohmann::json::object(),
                                              double dropout = 0.0) {

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "app/tiny_lm_data.h"
 #include "app/train/checkpoint.h"
 #include "app/train/interrupt.h"
 #include "app/train/metrics_log.h"
@@ -30,16 +31,7 @@ models::ModelPtr tiny_gpt2(uint64_t seed) {
   return models::create_model(config, "GPT2LMHeadModel", seed);
 }
 
-// 10 blocks of 12 tokens following a simple rule, so the loss can fall.
-Dataset tiny_data() {
-  auto blocks = std::make_shared<std::vector<TokenBlock>>();
-  for (int64_t b = 0; b < 10; ++b) {
-    TokenBlock t;
-    for (int64_t i = 0; i < 12; ++i) t.push_back((b + 3 * i) % 40);
-    blocks->push_back(t);
-  }
-  return causal_lm_dataset(blocks, 0);
-}
+Dataset tiny_data() { return train_test::tiny_lm_data(); }
 
 // Wraps a target: after `limit` loss calls it raises SIGINT (Ctrl-C), or throws (a kill), or
 // returns NaN.

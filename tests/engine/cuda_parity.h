@@ -100,6 +100,19 @@ inline std::vector<uint32_t> bits(const Tensor& t) {
   return b;
 }
 
+// `run` must throw NoKernelError naming `op` (and, unless told otherwise, the device cuda:0):
+// what an op says about a GPU tensor on a machine without a device.
+inline void expect_no_kernel_error(const std::string& op, const std::function<void()>& run, bool names_device = true) {
+  try {
+    run();
+    ADD_FAILURE() << op << " did not throw";
+  } catch (const NoKernelError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find(op), std::string::npos) << msg;
+    if (names_device) EXPECT_NE(msg.find("cuda:0"), std::string::npos) << msg;
+  }
+}
+
 // A tensor that claims to live on cuda:0 over host memory that is never touched: what an op
 // sees when handed a GPU tensor on a machine without one.
 inline Tensor fake_cuda_tensor(const Shape& shape) {

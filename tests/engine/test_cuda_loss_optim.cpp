@@ -174,23 +174,12 @@ TEST(CudaOptimMath, MaskedEntriesScatterThroughTheIndices) {
 TEST(CudaLossOptimNoDevice, GpuTensorsGetTypedErrorsNamingTheOp) {
   if (cuda::available()) GTEST_SKIP() << "a CUDA device is present: ops run instead of throwing";
   Tensor x = fake_cuda_tensor({3, 5}), t = from_vector(std::vector<int64_t>{0, 1, 2}, {3});
-  try {
-    cross_entropy(x, t);
-    ADD_FAILURE() << "cross_entropy did not throw";
-  } catch (const NoKernelError& e) {
-    EXPECT_NE(std::string(e.what()).find("cross_entropy"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("cuda:0"), std::string::npos) << e.what();
-  }
+  expect_no_kernel_error("cross_entropy", [&] { cross_entropy(x, t); });
   Tensor p = fake_cuda_tensor({4});
   p.requires_grad_();
   p.set_grad(fake_cuda_tensor({4}));
   EXPECT_THROW(optim::AdamW({{"p", p}}), NoKernelError);  // its state cannot be created
-  try {
-    optim::clip_grad_norm_({p}, 1.0);
-    ADD_FAILURE() << "clip_grad_norm_ did not throw";
-  } catch (const NoKernelError& e) {
-    EXPECT_NE(std::string(e.what()).find("clip_grad_norm_"), std::string::npos) << e.what();
-  }
+  expect_no_kernel_error("clip_grad_norm_", [&] { optim::clip_grad_norm_({p}, 1.0); }, /*names_device=*/false);
 }
 
 // ---------------------------------------------------------------- on a GPU (skip without one)

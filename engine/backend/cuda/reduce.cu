@@ -105,6 +105,17 @@ __global__ void sum_finish_kernel(const compute_t<O>* part, O* out, float scale,
 // Max in pieces as the sum: one piece writes values/indices directly, several write their
 // candidates (global reduced index, −1 for an empty piece) to part[v] for max_finish_kernel.
 // The value written is the winning element itself: no rounding.
+template <typename T, typename M>
+__device__ void put_max(const M& best, int64_t v, int64_t o, const T* base, Layout red, T* values, int64_t* indices,
+                        M* part, const Pieces& p) {
+  if (p.splits > 1) {
+    part[v] = best;
+  } else {
+    values[o] = base[offset1(red, best.i)];
+    indices[o] = best.i;
+  }
+}
+
 template <typename T>
 __global__ void max_block_kernel(const T* x, T* values, int64_t* indices, ArgMax<compute_t<T>>* part, Layout kept,
                                  int64_t n_out, Layout red, int64_t n_red, Pieces p) {
@@ -117,14 +128,7 @@ __global__ void max_block_kernel(const T* x, T* values, int64_t* indices, ArgMax
     for (int64_t r = p.begin(v, n_out) + threadIdx.x; r < r1; r += blockDim.x)
       best = argmax_pick(best, M{load(base, offset1(red, r)), r});
     best = block_reduce_t(best, sh, Pick{});
-    if (threadIdx.x == 0) {
-      if (p.splits > 1) {
-        part[v] = best;
-      } else {
-        values[o] = base[offset1(red, best.i)];
-        indices[o] = best.i;
-      }
-    }
+    if (threadIdx.x == 0) put_max(best, v, o, base, red, values, indices, part, p);
   }
 }
 
@@ -137,12 +141,7 @@ __global__ void max_thread_kernel(const T* x, T* values, int64_t* indices, ArgMa
     const T* base = x + offset1(kept, o);
     M best{compute_t<T>(0), -1};
     for (int64_t r = p.begin(v, n_out); r < r1; ++r) best = argmax_pick(best, M{load(base, offset1(red, r)), r});
-    if (p.splits > 1) {
-      part[v] = best;
-    } else {
-      values[o] = base[offset1(red, best.i)];
-      indices[o] = best.i;
-    }
+    put_max(best, v, o, base, red, values, indices, part, p);
   }
 }
 
