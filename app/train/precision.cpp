@@ -2,7 +2,6 @@
 #include "app/train/precision.h"
 
 #include <cstdio>
-#include <set>
 
 #include "engine/autograd/grad_mode.h"
 #include "engine/core/error.h"
@@ -43,30 +42,6 @@ void add_precision_flag(CLI::App& app, std::string& value) {
 
 namespace {
 
-// Marks the kept frozen tensors trainable while cast_frozen_parameters runs (it skips trainable
-// ones), and puts them back however the scope ends.
-class Shield {
- public:
-  Shield(engine::nn::Module& module, const std::vector<engine::Tensor>& keep) {
-    std::set<const engine::Storage*> kept;
-    for (const engine::Tensor& t : keep)
-      if (t.defined()) kept.insert(t.storage().get());
-    for (auto& [name, p] : module.named_parameters())
-      if (!p.requires_grad() && kept.count(p.storage().get())) {
-        p.requires_grad_(true);
-        shielded_.push_back(p);
-      }
-  }
-  ~Shield() {
-    for (engine::Tensor& p : shielded_) p.requires_grad_(false);
-  }
-  Shield(const Shield&) = delete;
-  Shield& operator=(const Shield&) = delete;
-
- private:
-  std::vector<engine::Tensor> shielded_;
-};
-
 std::vector<engine::Tensor> adapter_tensors(const peft::PeftModel& model) {
   std::vector<engine::Tensor> out;
   for (const std::string& name : model.adapter_names()) {
@@ -86,8 +61,7 @@ void freeze_all(engine::nn::Module& module) {
 engine::nn::CastReport cast_frozen(engine::nn::Module& module, Precision p, const std::vector<engine::Tensor>& keep) {
   const auto dtype = half_dtype(p);
   if (!dtype) return {};
-  Shield shield(module, keep);
-  return engine::nn::cast_frozen_parameters(module, *dtype);
+  return engine::nn::cast_frozen_parameters(module, *dtype, keep);
 }
 
 engine::nn::CastReport cast_frozen(peft::PeftModel& model, Precision p) {
@@ -113,14 +87,8 @@ int64_t promote_trainable_to_f32(const std::vector<std::pair<std::string, engine
   for (const auto& [name, p] : trainable) {
     if (!p.requires_grad() || (p.dtype() != engine::DType::bf16 && p.dtype() != engine::DType::f16)) continue;
     // The tensor object itself changes (its grad mask and every holder of the handle stay).
-    const engine::Tensor converted = engine::to_dtype(p, engine::DType::f32).contiguous();
-    engine::TensorImpl& impl = *p.impl();
-    impl.storage = converted.storage();
-    impl.shape = converted.shape();
-    impl.strides = converted.strides();
-    impl.offset = converted.offset();
-    impl.dtype = engine::DType::f32;
-    impl.grad.reset();
+    engine::nn::convert_in_place(*p.impl(), engine::DType::f32);
+    p.impl()->grad.reset();
     ++n;
   }
   return n;

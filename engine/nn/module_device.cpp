@@ -8,6 +8,7 @@
 #include "engine/autograd/grad_mode.h"
 #include "engine/backend/cuda/cuda_device.h"
 #include "engine/core/storage.h"
+#include "engine/nn/precision.h"
 #include "engine/ops/convert.h"
 
 namespace engine::nn {
@@ -47,18 +48,6 @@ void move_impls(const std::vector<TensorImpl*>& impls, Device device) {
   }
 }
 
-// Gives `impl` the values of `x` converted to dtype (contiguous, fresh storage).
-void convert_impl(TensorImpl* impl, DType dtype) {
-  if (!is_floating(impl->dtype) || impl->dtype == dtype) return;
-  Tensor view(std::shared_ptr<TensorImpl>(std::shared_ptr<TensorImpl>(), impl));  // non-owning handle
-  Tensor converted = to_dtype(view.detach(), dtype).contiguous();
-  impl->storage = converted.storage();
-  impl->shape = converted.shape();
-  impl->strides = converted.strides();
-  impl->offset = converted.offset();
-  impl->dtype = dtype;
-}
-
 }  // namespace
 
 void require_device(Device device, const char* who) {
@@ -80,7 +69,7 @@ void module_to(Module& m, DType dtype) {
   check<DTypeError>(is_floating(dtype), "[module_to] ", m.type_name(), ": target dtype ", dtype_name(dtype),
                     " is not a floating dtype");
   NoGradGuard no_grad;
-  for (TensorImpl* impl : module_impls(m)) convert_impl(impl, dtype);
+  for (TensorImpl* impl : module_impls(m)) convert_in_place(*impl, dtype);
 }
 
 Device module_device(const Module& m) {

@@ -166,6 +166,9 @@ TEST(Precision, CastFrozenParametersKeepsTrainableOnesInF32) {
   lin->reset_parameters(gen);
   Tensor w_before = lin->weight().detach().clone(), held = lin->weight();  // `held`: another handle (a tie)
   lin->weight().requires_grad_(false);
+  // A frozen tensor listed in `keep` (an adapter tensor that files keep in f32) is not cast.
+  EXPECT_EQ(nn::cast_frozen_parameters(*lin, DType::bf16, {held}).tensors, 0);
+  EXPECT_EQ(lin->weight().dtype(), DType::f32);
   nn::CastReport r = nn::cast_frozen_parameters(*lin);
   EXPECT_EQ(r.tensors, 1);
   EXPECT_EQ(r.numel, 48);
